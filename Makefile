@@ -1,0 +1,59 @@
+# Two commands get a newcomer going on a fresh machine:
+#   make train   train the makemore MLP (hand-written backward) on the bundled names
+#   make test    the whole test suite (skips the `slow` cases; `make test-slow` runs them)
+# Each target creates .venv and installs what it needs; nothing has to be installed by hand.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+OUT    ?= runs/names
+
+.PHONY: train test test-slow lint bench notebooks clean help
+
+help:
+	@echo "make train      train the makemore MLP on the bundled names (writes $(OUT)/)"
+	@echo "make test       run the test suite (not the slow cases)"
+	@echo "make test-slow  run only the slow cases (full 200,000-step training)"
+	@echo "make lint       ruff"
+	@echo "make bench      the speed benchmarks (ninjagrad vs micrograd / PyTorch)"
+
+# Stamps record what was installed; they are remade when pyproject.toml changes.
+$(VENV)/.created:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "ninjagrad needs Python >= 3.10, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	@touch $@
+
+$(VENV)/.runtime: pyproject.toml $(VENV)/.created
+	$(PIP) install -e .
+	@touch $@
+
+$(VENV)/.test: pyproject.toml $(VENV)/.runtime
+	$(PIP) install -e ".[test,lint]"
+	@touch $@
+
+$(VENV)/.bench: pyproject.toml $(VENV)/.test
+	$(PIP) install -e ".[bench]"
+	@touch $@
+
+train: $(VENV)/.runtime
+	$(VENV)/bin/ninjagrad train -o $(OUT)
+
+test: $(VENV)/.test
+	$(PY) -m pytest -m "not slow" -q
+
+test-slow: $(VENV)/.test
+	$(PY) -m pytest -m slow -q
+
+lint: $(VENV)/.test
+	$(VENV)/bin/ruff check src tests benchmarks examples
+	$(VENV)/bin/ruff format --check src tests benchmarks examples
+
+bench: $(VENV)/.bench
+	$(PY) benchmarks/bench_scalar.py
+	$(PY) benchmarks/bench_tensor.py
+	$(PY) benchmarks/bench_train.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""One module per ``ninjagrad`` subcommand; see ``ninjagrad.cli`` for the protocol."""
