@@ -1,0 +1,180 @@
+"""Checkpoints: a faithful round trip, atomic replacement, no pickle, and clear errors for bad files."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from ninjagrad.errors import UserError
+from ninjagrad.makemore import checkpoint as checkpoint_module
+from ninjagrad.makemore.checkpoint import Checkpoint, checkpoint_path, load_checkpoint, save_checkpoint
+from ninjagrad.makemore.data import Vocabulary
+from ninjagrad.makemore.model import PARAM_NAMES, ModelConfig, init_params
+
+VOCAB = Vocabulary(".abcdef")
+CONFIG = ModelConfig(vocab_size=VOCAB.size, block_size=2, n_embd=3, n_hidden=5)
+
+
+def make_checkpoint(step=7, finished=False, seed=0):
+    rng = np.random.default_rng(seed)
+    history = rng.random(10).astype(np.float32) + 2  # longer than step: only the first `step` are saved
+    bn = {}
+    if finished:
+        bn = {"bnmean": rng.random((1, 5)).astype(np.float32), "bnvar": rng.random((1, 5)).astype(np.float32)}
+    return Checkpoint(
+        model_config=CONFIG,
+        vocab=VOCAB,
+        params=init_params(CONFIG, rng),
+        step=step,
+        loss_history=history,
+        train_state={"config": {"steps": 10, "seed": 3}, "data": {"sha256": "ab"}},
+        **bn,
+    )
+
+
+@pytest.mark.parametrize("finished", [False, True])
+def test_round_trip_keeps_every_field(tmp_path, finished):
+    original = make_checkpoint(finished=finished)
+    path = checkpoint_path(tmp_path)
+    save_checkpoint(path, original)
+    loaded = load_checkpoint(path)
+    assert loaded.model_config == CONFIG
+    assert loaded.vocab == VOCAB
+    assert loaded.step == 7
+    assert loaded.train_state == original.train_state
+    np.testing.assert_array_equal(loaded.loss_history, original.loss_history[:7])
+    for name in PARAM_NAMES:
+        assert loaded.params[name].dtype == np.float32
+        np.testing.assert_array_equal(loaded.params[name], original.params[name])
+    assert loaded.finished is finished
+    if finished:
+        np.testing.assert_array_equal(loaded.bnmean, original.bnmean)
+        np.testing.assert_array_equal(loaded.bnvar, original.bnvar)
+
+
+def test_file_is_plain_npz_readable_without_pickle(tmp_path):
+    path = checkpoint_path(tmp_path)
+    save_checkpoint(path, make_checkpoint(finished=True))
+    with np.load(path, allow_pickle=False) as npz:
+        names = set(npz.files)
+        meta = json.loads(str(npz["meta"]))
+        assert all(npz[name].dtype != object for name in names)
+    assert {f"param.{name}" for name in PARAM_NAMES} | {"bnmean", "bnvar", "loss_history", "meta"} == names
+    assert meta["vocab"] == VOCAB.chars and meta["step"] == 7
+
+
+def test_save_replaces_the_old_file_and_leaves_no_temporary(tmp_path):
+    path = checkpoint_path(tmp_path)
+    save_checkpoint(path, make_checkpoint(step=3))
+    save_checkpoint(path, make_checkpoint(step=9, seed=1))
+    assert load_checkpoint(path).step == 9
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+
+
+def test_a_write_that_fails_midway_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
+    path = checkpoint_path(tmp_path)
+    save_checkpoint(path, make_checkpoint(step=3))
+    before = path.read_bytes()
+
+    def savez_then_die(file, **arrays):
+        file.write(b"PK\x03\x04 half a zip")
+        raise KeyboardInterrupt  # e.g. Ctrl-C in the middle of the write
+
+    monkeypatch.setattr(checkpoint_module.np, "savez", savez_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, make_checkpoint(step=9))
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+
+
+def test_missing_checkpoint_says_how_to_make_one(tmp_path):
+    with pytest.raises(UserError, match=r"no checkpoint at .*model\.npz; train a model first"):
+        load_checkpoint(checkpoint_path(tmp_path))
+
+
+@pytest.mark.parametrize("keep", [0, 100, 0.5])
+def test_truncated_or_garbage_files_are_user_errors(tmp_path, keep):
+    path = checkpoint_path(tmp_path)
+    save_checkpoint(path, make_checkpoint())
+    data = path.read_bytes()
+    path.write_bytes(data[: int(keep * len(data)) if isinstance(keep, float) else keep])
+    with pytest.raises(UserError, match="not a readable checkpoint|not a compatible"):
+        load_checkpoint(path)
+
+
+def test_random_bytes_are_a_user_error(tmp_path):
+    path = checkpoint_path(tmp_path)
+    path.write_bytes(np.random.default_rng(0).bytes(5000))
+    with pytest.raises(UserError, match="not a readable checkpoint"):
+        load_checkpoint(path)
+
+
+def write_npz(path, **arrays):
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+
+
+def good_arrays():
+    original = make_checkpoint()
+    meta = {
+        "format": checkpoint_module.FORMAT,
+        "model_config": {"vocab_size": 7, "block_size": 2, "n_embd": 3, "n_hidden": 5, "bn_eps": 1e-5},
+        "vocab": VOCAB.chars,
+        "step": 7,
+        "train_state": {},
+    }
+    arrays = {f"param.{name}": original.params[name] for name in PARAM_NAMES}
+    arrays["loss_history"] = original.loss_history[:7]
+    return meta, arrays
+
+
+def test_a_hand_written_file_in_the_documented_layout_loads(tmp_path):
+    meta, arrays = good_arrays()
+    write_npz(tmp_path / "model.npz", meta=np.array(json.dumps(meta)), **arrays)
+    assert load_checkpoint(tmp_path / "model.npz").step == 7
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda meta, arrays: meta.update(format="something-else/9"), "format is 'something-else/9'"),
+        (lambda meta, arrays: meta.pop("vocab"), "missing or malformed entry 'vocab'"),
+        (lambda meta, arrays: arrays.pop("param.W2"), "missing or malformed entry 'param.W2'"),
+        (lambda meta, arrays: meta["model_config"].update(n_hidden=6), r"parameter W1 is float32\[6, 5\]"),
+        (lambda meta, arrays: meta["model_config"].update(depth=3), "malformed entry"),
+        (lambda meta, arrays: meta.update(vocab=".ab"), "vocabulary has 3 tokens but vocab_size is 7"),
+        (lambda meta, arrays: meta.update(vocab="abc"), "vocabulary must start with '.'"),
+        (lambda meta, arrays: arrays.update({"param.C": arrays["param.C"].astype(np.float64)}), "float64"),
+        (lambda meta, arrays: meta.update(step=8), r"loss_history has shape \(7,\), expected \(8,\)"),
+        (lambda meta, arrays: arrays.update(bnmean=np.zeros((1, 5), np.float32)), "only one of bnmean"),
+    ],
+)
+def test_incompatible_contents_are_user_errors_that_say_why(tmp_path, change, message):
+    meta, arrays = good_arrays()
+    change(meta, arrays)
+    write_npz(tmp_path / "model.npz", meta=np.array(json.dumps(meta)), **arrays)
+    with pytest.raises(UserError, match=message):
+        load_checkpoint(tmp_path / "model.npz")
+
+
+def test_an_object_array_needing_pickle_is_refused(tmp_path):
+    meta, arrays = good_arrays()
+    arrays["loss_history"] = np.array([{"evil": 1}], dtype=object)
+    np.savez(tmp_path / "model.npz", meta=np.array(json.dumps(meta)), **arrays)  # np.savez pickles it
+    with pytest.raises(UserError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "model.npz")
+
+
+def test_meta_that_is_not_json_is_a_user_error(tmp_path):
+    _, arrays = good_arrays()
+    write_npz(tmp_path / "model.npz", meta=np.array("{not json"), **arrays)
+    with pytest.raises(UserError, match="'meta' entry is not JSON"):
+        load_checkpoint(tmp_path / "model.npz")
+
+
+def test_a_zip_without_meta_is_a_user_error(tmp_path):
+    with zipfile.ZipFile(tmp_path / "model.npz", "w") as archive:
+        archive.writestr("hello.txt", "not numpy")
+    with pytest.raises(UserError, match="not a readable checkpoint|no 'meta' entry"):
+        load_checkpoint(tmp_path / "model.npz")
