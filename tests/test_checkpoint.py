@@ -1,6 +1,7 @@
 """Checkpoints: a faithful round trip, atomic replacement, no pickle, and clear errors for bad files."""
 
 import json
+import os
 import zipfile
 
 import numpy as np
@@ -178,3 +179,11 @@ def test_a_zip_without_meta_is_a_user_error(tmp_path):
         archive.writestr("hello.txt", "not numpy")
     with pytest.raises(UserError, match="not a readable checkpoint|no 'meta' entry"):
         load_checkpoint(tmp_path / "model.npz")
+
+
+def test_the_file_gets_the_usual_permissions_not_a_temporary_files_0600(tmp_path):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    path = checkpoint_path(tmp_path)
+    save_checkpoint(path, make_checkpoint())
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

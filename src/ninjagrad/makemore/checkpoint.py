@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -74,15 +74,16 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
         arrays["bnvar"] = checkpoint.bnvar
     arrays["meta"] = np.array(json.dumps(meta))  # a 0-d unicode array: no pickle needed
 
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # A fresh name per write ("x" refuses to reuse one); unlike mkstemp's 0600 it honours the umask.
+    temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
-        with os.fdopen(descriptor, "wb") as file:
+        with open(temporary, "xb") as file:
             np.savez(file, **arrays)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
     _fsync_directory(path.parent)
 
