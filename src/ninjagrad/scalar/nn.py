@@ -188,9 +188,13 @@ def mse_loss(predictions: Sequence[Value], targets: Sequence[float]) -> Value:
 def binary_cross_entropy(logits: Sequence[Value], labels: Sequence[float]) -> Value:
     """Mean binary cross-entropy from LOGITS z (not probabilities), for labels y in {0, 1}.
 
-    -[y log sigmoid(z) + (1-y) log(1 - sigmoid(z))] simplifies to softplus(z) - y*z, and softplus is
-    evaluated as relu(z) + log(1 + e**-|z|): the exponent is never positive, so nothing overflows and no
-    probability rounds to exactly 0 or 1 before its log is taken (sigmoid(40) is 1.0 in float64).
+    -[y log sigmoid(z) + (1-y) log(1 - sigmoid(z))] simplifies to softplus(z) - y*z, with
+    softplus(z) = log(1 + e**z). Taking logits rather than probabilities is what makes it stable: no
+    probability is rounded to exactly 0 or 1 before its log is taken (sigmoid(40) is 1.0 in float64).
+    softplus is built from primitives in whichever of its two equal forms keeps the exponent <= 0:
+    log(1 + e**z) for z < 0, z + log(1 + e**-z) for z >= 0. Both are smooth, so the gradient is
+    sigmoid(z) - y everywhere (a relu(z) + log(1 + e**-|z|) form would give 0 instead of 0.5 at z = 0,
+    where relu and |z| have their kinks).
     """
     _check_lengths(logits, labels)
     for y in labels:
@@ -198,9 +202,8 @@ def binary_cross_entropy(logits: Sequence[Value], labels: Sequence[float]) -> Va
             raise ValueError(f"binary_cross_entropy needs labels 0 or 1, got {y!r}; map -1/+1 labels first")
     losses = []
     for z, y in zip(logits, labels, strict=True):
-        relu_z = z.relu()
-        minus_abs_z = -(relu_z + (-z).relu())  # -|z| from primitives
-        losses.append(relu_z - z * y + (1.0 + minus_abs_z.exp()).log())
+        softplus = z + (1.0 + (-z).exp()).log() if z.data >= 0.0 else (1.0 + z.exp()).log()
+        losses.append(softplus - z * y)
     return _mean(losses)
 
 
