@@ -1,0 +1,366 @@
+"""Training the makemore MLP with the hand-written backward pass: the loop, checkpoints, resume, evaluation.
+
+The recipe is the lecture's (exercise 4 of "becoming a backprop ninja"): minibatch SGD with batch 32,
+the learning rate ``lr`` for the first half of the steps and ``lr / 10`` after, BatchNorm on the batch
+statistics during training (Ioffe & Szegedy 2015), then its mean and variance calibrated once over the
+whole training split for evaluation and sampling. Each step is one call to
+:class:`ninjagrad.makemore.fast.TrainStep`: fused manual backward, no autograd.
+
+Exact resume. The parameters after step ``s`` depend only on the initial parameters, the batches of
+steps ``0..s`` and the learning rates, and all three are functions of the config: the initial parameters
+come from a generator seeded with ``(seed, 0)``, and the batch indices of steps ``c*K .. c*K+K-1`` from
+one seeded with ``(seed, 1, c)`` (``K = CHUNK_STEPS``). So a checkpoint needs no generator state beyond
+the step it reached, a resumed run draws exactly the batches an uninterrupted run would, and the two end
+with bit-identical parameters. Drawing ``K`` steps of indices, and gathering their examples, in one call
+each also keeps NumPy's per-call overhead out of the per-step budget.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ninjagrad.errors import UserError
+from ninjagrad.makemore.checkpoint import Checkpoint, checkpoint_path, load_checkpoint, save_checkpoint
+from ninjagrad.makemore.data import Dataset, Examples
+from ninjagrad.makemore.fast import TrainStep
+from ninjagrad.makemore.model import (
+    ModelConfig,
+    calibrate_batchnorm,
+    init_params,
+    num_parameters,
+    split_loss,
+)
+from ninjagrad.makemore.sample import sample_items
+
+CHUNK_STEPS = 1000  # steps whose batch indices are drawn, and examples gathered, in one go
+REPORT_EVERY = 500  # steps between updates of the progress bar's loss
+INIT_STREAM, BATCH_STREAM, SAMPLE_STREAM = 0, 1, 2  # seed (seed, stream, ...) keeps the streams apart
+BATCH_SCHEME = {"generator": "numpy PCG64 seeded with (seed, 1, chunk)", "chunk_steps": CHUNK_STEPS}
+METRICS_FILE, LOSS_PLOT = "metrics.json", "loss.png"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run's result (the lecture's values are the defaults)."""
+
+    steps: int = 200_000  # SGD steps
+    batch_size: int = 32  # examples per step (at least 2: BatchNorm's variance divides by n - 1)
+    lr: float = 0.1  # learning rate for the first steps // 2 steps; lr / 10 after (0.1, 0.01 from 100,000)
+    n_embd: int = 10  # embedding dimension per character
+    n_hidden: int = 200  # hidden units
+    block_size: int = 3  # context length in characters
+    seed: int = 42  # initialisation and batch order; the train/val/test split is always the lecture's
+    save_every: int = 10_000  # steps between checkpoints (also saved at the end and on Ctrl-C)
+
+    def __post_init__(self):
+        for name in ("steps", "n_embd", "n_hidden", "block_size", "save_every"):
+            _require(name, getattr(self, name), 1)
+        _require("batch_size", self.batch_size, 2)
+        _require("seed", self.seed, 0)
+        if not (isinstance(self.lr, (int, float)) and np.isfinite(self.lr) and self.lr > 0):
+            raise UserError(f"lr must be a positive finite number, got {self.lr!r}")
+
+    def model_config(self, vocab_size: int) -> ModelConfig:
+        return ModelConfig(
+            vocab_size=vocab_size, block_size=self.block_size, n_embd=self.n_embd, n_hidden=self.n_hidden
+        )
+
+    def learning_rate(self, step: int) -> float:
+        """The lecture's step decay: ``lr`` for the first half of the run, a tenth of it after."""
+        return self.lr if step < self.steps // 2 else self.lr / 10
+
+
+def _require(name: str, value, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise UserError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+@dataclass
+class TrainResult:
+    """What a call to :func:`train` did; the losses and samples are empty if it was interrupted."""
+
+    config: TrainConfig
+    model_config: ModelConfig
+    params: dict[str, np.ndarray]  # a copy of the parameters after the last step done
+    step: int  # steps done in total (config.steps unless interrupted)
+    loss_history: np.ndarray  # (step,) float32 batch loss of every step
+    steps_run: int  # steps this call ran (fewer than step after a resume)
+    seconds: float  # wall time of this call's SGD loop, checkpoint writes included
+    interrupted: bool  # stopped by Ctrl-C; the checkpoint (if any) holds the step reached
+    bnmean: np.ndarray | None = None  # (1, n_hidden) calibrated over the training split
+    bnvar: np.ndarray | None = None  # (1, n_hidden)
+    losses: dict[str, float] = field(default_factory=dict)  # mean cross-entropy per split
+    samples: list[str] = field(default_factory=list)  # drawn from the finished model
+
+    @property
+    def us_per_step(self) -> float:
+        return 1e6 * self.seconds / self.steps_run if self.steps_run else float("nan")
+
+
+def train(
+    config: TrainConfig,
+    data: Dataset,
+    out_dir: str | Path | None = None,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    num_samples: int = 20,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Train (or, with ``resume``, continue training) a model on ``data``.
+
+    With ``out_dir`` it writes ``model.npz`` (see :mod:`ninjagrad.makemore.checkpoint`) every
+    ``save_every`` steps, on Ctrl-C and at the end, then ``metrics.json`` and ``loss.png``. An existing
+    ``model.npz`` is continued with ``resume`` (the config and data must be the same), replaced with
+    ``force``, and otherwise refused. Without ``out_dir`` nothing is written.
+    """
+    log = log or (lambda message: None)
+    if config.block_size != data.block_size:
+        raise UserError(
+            f"the data was encoded with block_size {data.block_size} but the config has {config.block_size}"
+        )
+    model_config = config.model_config(data.vocab.size)
+    train_state = {"config": asdict(config), "data": _fingerprint(data), "batches": BATCH_SCHEME}
+    path = None if out_dir is None else checkpoint_path(out_dir)
+    start = _starting_checkpoint(path, train_state, resume, force)  # validates before anything is written
+
+    history = np.zeros(config.steps, dtype=np.float32)  # (steps,) 800 kB for the lecture's run
+    if start is None:
+        params = init_params(model_config, np.random.default_rng((config.seed, INIT_STREAM)))
+        step = 0
+    else:
+        params, step = start.params, start.step
+        history[:step] = start.loss_history
+        log(f"resuming {path} from step {step:,} of {config.steps:,}")
+    train_step = TrainStep(model_config, params, config.batch_size)
+
+    def save(step: int, bnmean=None, bnvar=None) -> None:
+        if path is not None:
+            save_checkpoint(
+                path,
+                Checkpoint(
+                    model_config, data.vocab, train_step.params, step, history, train_state, bnmean, bnvar
+                ),
+            )
+
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UserError(f"cannot create the output directory {path.parent}: {error.strerror}") from None
+        if start is None:
+            for stale in (METRICS_FILE, LOSS_PLOT):  # from the run being replaced (--force)
+                (path.parent / stale).unlink(missing_ok=True)
+            save(0)  # from now on DIR/model.npz is this run's
+
+    steps_before = step
+    started = time.perf_counter()
+    with _stop_on_sigint() as stop, _progress_bar(config.steps, step, progress) as bar:
+        step = _sgd_loop(config, data.train, train_step, history, step, save, stop, bar)
+    seconds = time.perf_counter() - started
+    if step != steps_before:
+        save(step)  # the steps since the last checkpoint are safe before the (interruptible) evaluation
+
+    result = TrainResult(
+        config=config,
+        model_config=model_config,
+        params={name: array.copy() for name, array in train_step.params.items()},
+        step=step,
+        loss_history=history[:step].copy(),
+        steps_run=step - steps_before,
+        seconds=seconds,
+        interrupted=stop.requested,
+    )
+    if stop.requested:
+        return result
+
+    _evaluate(result, data, num_samples)
+    if path is not None:
+        save(step, result.bnmean, result.bnvar)
+        _write_metrics(path.parent / METRICS_FILE, result, data)
+        _plot(path.parent / LOSS_PLOT, result, data)
+    return result
+
+
+def _evaluate(result: TrainResult, data: Dataset, num_samples: int) -> None:
+    """Calibrate BatchNorm over the training split, then measure every split and draw samples."""
+    result.bnmean, result.bnvar = calibrate_batchnorm(result.params, data.train.X)
+    result.losses = {
+        name: split_loss(result.params, result.bnmean, result.bnvar, examples.X, examples.Y)
+        for name, examples in data.splits().items()
+    }
+    rng = np.random.default_rng((result.config.seed, SAMPLE_STREAM))
+    result.samples = sample_items(
+        result.params, result.bnmean, result.bnvar, data.vocab, result.config.block_size, num_samples, rng
+    )
+
+
+def _plot(path: Path, result: TrainResult, data: Dataset) -> None:
+    from ninjagrad.viz.loss import plot_loss  # matplotlib only now: the loop's memory stays small
+
+    config = result.config
+    plot_loss(
+        result.loss_history,
+        path,
+        lr_drop_step=config.steps // 2,
+        title=f"makemore MLP on {data.path.name}, {config.steps:,} steps of batch {config.batch_size}: "
+        f"train {result.losses['train']:.4f}, val {result.losses['val']:.4f}",
+    )
+
+
+def _sgd_loop(config, examples: Examples, train_step, history, step, save, stop, bar) -> int:
+    """Run SGD steps from ``step`` to the end (or to a Ctrl-C); returns the step reached.
+
+    The steps go in segments that end at every event: a new chunk of batches, a checkpoint, a progress
+    report, the learning-rate drop. Inside a segment the loop body is only the step itself.
+    """
+    lr_drop = config.steps // 2
+    X = Y = None
+    while step < config.steps and not stop.requested:
+        chunk, offset = divmod(step, CHUNK_STEPS)
+        if X is None or offset == 0:
+            X, Y = _batches(config, examples, chunk)  # (CHUNK_STEPS, B, block_size), (CHUNK_STEPS, B)
+        end = min(
+            (chunk + 1) * CHUNK_STEPS,
+            _next_multiple(step, config.save_every),
+            _next_multiple(step, REPORT_EVERY),
+            lr_drop if step < lr_drop else config.steps,
+            config.steps,
+        )
+        lr = config.learning_rate(step)
+        first = chunk * CHUNK_STEPS
+        for s in range(step, end):
+            history[s] = train_step(X[s - first], Y[s - first], lr)
+        if end % REPORT_EVERY == 0 or end == config.steps:
+            bar.set_postfix(loss=f"{history[max(0, end - REPORT_EVERY) : end].mean():.4f}", refresh=False)
+        bar.update(end - step)
+        step = end
+        if step % config.save_every == 0 and step < config.steps:
+            save(step)
+    return step
+
+
+def _next_multiple(step: int, every: int) -> int:
+    return (step // every + 1) * every
+
+
+def _batches(config: TrainConfig, examples: Examples, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    """The contexts and targets of every step of one chunk (sampled with replacement, like the lecture)."""
+    rng = np.random.default_rng((config.seed, BATCH_STREAM, chunk))
+    ix = rng.integers(0, len(examples), size=(CHUNK_STEPS, config.batch_size))  # (K, B)
+    return examples.X[ix].astype(np.intp), examples.Y[ix].astype(np.intp)  # (K, B, block_size), (K, B)
+
+
+def _fingerprint(data: Dataset) -> dict:
+    return {"path": str(data.path), "sha256": data.sha256, "vocab": data.vocab.chars}
+
+
+def _starting_checkpoint(
+    path: Path | None, train_state: dict, resume: bool, force: bool
+) -> Checkpoint | None:
+    """The checkpoint to continue from, or None for a fresh start; refuses anything ambiguous."""
+    if path is None:
+        if resume:
+            raise UserError("resume needs an output directory to resume from")
+        return None
+    if path.parent.exists() and not path.parent.is_dir():
+        raise UserError(f"{path.parent} exists and is not a directory; choose another output directory")
+    if not path.exists():
+        if resume:
+            raise UserError(f"nothing to resume: there is no {path}; drop --resume to start a new run there")
+        return None
+    if not resume:
+        if force:
+            return None
+        raise UserError(
+            f"{path} already exists; pass --resume to continue (or re-evaluate) that run, --force to "
+            "replace it with a new one, or choose another output directory"
+        )
+    checkpoint = load_checkpoint(path)
+    _check_same_run(path, checkpoint.train_state, train_state)
+    return checkpoint
+
+
+def _check_same_run(path: Path, saved: dict, now: dict) -> None:
+    """A resumed run must be the run that was interrupted, or it could not end where that one would."""
+    if saved.get("batches") != now["batches"]:
+        raise UserError(
+            f"{path} draws its batches as {saved.get('batches')}, this ninjagrad as {now['batches']}; "
+            "start a new run"
+        )
+    if saved["data"]["sha256"] != now["data"]["sha256"]:
+        raise UserError(
+            f"the data differs from the run in {path}: it was trained on {saved['data']['path']} "
+            f"(sha256 {saved['data']['sha256'][:12]}...), this command reads {now['data']['path']} "
+            f"(sha256 {now['data']['sha256'][:12]}...); resume with the same data file"
+        )
+    saved_config, now_config = dict(saved["config"]), dict(now["config"])
+    saved_config.pop("save_every", None), now_config.pop("save_every")  # free to change: no effect on results
+    for name, value in now_config.items():
+        if saved_config.get(name) != value:
+            raise UserError(
+                f"{name} differs from the run in {path}: it was {saved_config.get(name)!r}, this command has "
+                f"{value!r}; resume with the same arguments, or start a new run in another directory"
+            )
+
+
+def _write_metrics(path: Path, result: TrainResult, data: Dataset) -> None:
+    metrics = {
+        "loss": result.losses,
+        "examples": {name: len(examples) for name, examples in data.splits().items()},
+        "items": data.items,
+        "steps": result.step,
+        "steps_run": result.steps_run,
+        "seconds": round(result.seconds, 3),
+        "us_per_step": round(result.us_per_step, 2) if result.steps_run else None,
+        "parameters": num_parameters(result.params),
+        "config": asdict(result.config),
+        "model_config": asdict(result.model_config),
+        "data": _fingerprint(data),
+        "first_step_loss": float(result.loss_history[0]),
+    }
+    path.write_text(json.dumps(metrics, indent=2) + "\n")
+
+
+class _StopRequest:
+    """Set by SIGINT. The loop checks it between steps, so a checkpoint never holds half an update."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __call__(self, signum, frame):
+        self.requested = True
+
+
+@contextmanager
+def _stop_on_sigint() -> Iterator[_StopRequest]:
+    stop = _StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signal handlers can only be set from the main thread; Ctrl-C cannot reach us anyway
+        return
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def _progress_bar(total: int, initial: int, enabled: bool):
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, initial=initial, unit="step", disable=not enabled, dynamic_ncols=True)
+    try:
+        yield bar
+    finally:
+        bar.close()
