@@ -1,0 +1,192 @@
+"""Train the makemore MLP (Bengio et al. 2003, with BatchNorm) using the hand-written backward pass.
+
+Reads one item per line from a UTF-8 text file (default: the bundled 32,033 names), trains with the
+lecture's recipe and writes DIR/model.npz (parameters, BatchNorm statistics, vocabulary, config),
+DIR/metrics.json and DIR/loss.png. The default DIR is runs/<name of the data file>, e.g. runs/names.
+Checkpoints go to DIR/model.npz every --save-every steps and on Ctrl-C; --resume continues from there and
+ends with exactly the parameters of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from pathlib import Path
+
+from ninjagrad.errors import UserError
+
+HELP = "train the makemore MLP with the hand-written backward pass"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ninjagrad.makemore.train import TrainConfig
+
+    default = TrainConfig()
+    parser.add_argument(
+        "-i",
+        "--input",
+        metavar="FILE",
+        type=Path,
+        help="UTF-8 text, one item per line (default: the bundled names.txt)",
+    )
+    parser.add_argument(
+        "-o",
+        "--out",
+        metavar="DIR",
+        type=Path,
+        help="output directory (default: runs/<data file name without extension>)",
+    )
+    parser.add_argument(
+        "--steps",
+        metavar="N",
+        type=integer_at_least(1),
+        default=default.steps,
+        help="SGD steps (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        metavar="B",
+        type=integer_at_least(2),
+        default=default.batch_size,
+        help="examples per step (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--embd",
+        metavar="E",
+        dest="n_embd",
+        type=integer_at_least(1),
+        default=default.n_embd,
+        help="embedding dimension (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--hidden",
+        metavar="H",
+        dest="n_hidden",
+        type=integer_at_least(1),
+        default=default.n_hidden,
+        help="hidden units (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--block-size",
+        metavar="K",
+        type=integer_at_least(1),
+        default=default.block_size,
+        help="context length in characters (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--lr",
+        metavar="LR",
+        type=positive_number,
+        default=default.lr,
+        help="learning rate for the first half of the steps, a tenth of it after (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed",
+        metavar="S",
+        type=integer_at_least(0),
+        default=default.seed,
+        help="seed of the initialisation and the batch order (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--save-every",
+        metavar="K",
+        type=integer_at_least(1),
+        default=default.save_every,
+        help="steps between checkpoints (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in DIR (it must have been started with the same arguments)",
+    )
+    parser.add_argument("--force", action="store_true", help="replace an existing run in DIR")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ninjagrad.makemore.data import load_dataset
+    from ninjagrad.makemore.model import num_parameters
+    from ninjagrad.makemore.train import LOSS_PLOT, METRICS_FILE, TrainConfig, train
+
+    if args.resume and args.force:
+        raise UserError("--resume and --force contradict each other; pass one of them")
+    config = TrainConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        n_embd=args.n_embd,
+        n_hidden=args.n_hidden,
+        block_size=args.block_size,
+        seed=args.seed,
+        save_every=args.save_every,
+    )
+    data = load_dataset(args.input, config.block_size)  # every data error surfaces before DIR is touched
+    out = args.out if args.out is not None else Path("runs") / data.path.stem
+    model_config = config.model_config(data.vocab.size)
+    sizes = " / ".join(f"{name} {len(examples):,}" for name, examples in data.splits().items())
+    print(f"data: {data.path} ({sum(data.items.values()):,} items, vocabulary of {data.vocab.size})")
+    print(f"examples: {sizes}")
+    print(
+        f"model: n_embd {model_config.n_embd}, n_hidden {model_config.n_hidden}, block_size "
+        f"{model_config.block_size}; {config.steps:,} steps of batch {config.batch_size}, lr {config.lr:g} "
+        f"then {config.lr / 10:g} from step {config.steps // 2:,}"
+    )
+
+    try:
+        result = train(config, data, out, resume=args.resume, force=args.force, progress=True, log=print)
+    except KeyboardInterrupt:  # Ctrl-C after the last step, during evaluation: the steps are saved
+        print(f"interrupted; finish the run with:\n  {_resume_command(args, out)}")
+        return 130
+    if result.interrupted:
+        print(
+            f"interrupted at step {result.step:,} of {config.steps:,}; saved {out / 'model.npz'}.\n"
+            f"resume with:\n  {_resume_command(args, out)}"
+        )
+        return 130
+
+    print(f"parameters: {num_parameters(result.params):,}")
+    if result.steps_run:
+        print(
+            f"trained {result.steps_run:,} steps in {result.seconds:.1f} s ({result.us_per_step:.1f} µs/step)"
+        )
+    print("loss: " + "  ".join(f"{name} {loss:.4f}" for name, loss in result.losses.items()))
+    print(f"{len(result.samples)} samples:")
+    for sample in result.samples:
+        print(f"  {sample}")
+    print(f"wrote {out / 'model.npz'}, {out / METRICS_FILE}, {out / LOSS_PLOT}")
+    return 0
+
+
+def _resume_command(args: argparse.Namespace, out: Path) -> str:
+    words = ["ninjagrad", "train"]
+    if args.input is not None:
+        words += ["-i", str(args.input)]
+    words += ["-o", str(out)]
+    words += ["--steps", str(args.steps), "--batch-size", str(args.batch_size), "--embd", str(args.n_embd)]
+    words += ["--hidden", str(args.n_hidden), "--block-size", str(args.block_size), "--lr", repr(args.lr)]
+    words += ["--seed", str(args.seed), "--save-every", str(args.save_every), "--resume"]
+    return shlex.join(words)
+
+
+def integer_at_least(minimum: int):
+    """An argparse type: an integer of at least ``minimum``, with a message that says so."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
