@@ -10,7 +10,7 @@ import pytest
 
 from ninjagrad.errors import UserError
 from ninjagrad.makemore import train as train_module
-from ninjagrad.makemore.checkpoint import checkpoint_path, load_checkpoint
+from ninjagrad.makemore.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from ninjagrad.makemore.data import load_dataset
 from ninjagrad.makemore.fast import TrainStep
 from ninjagrad.makemore.model import PARAM_NAMES, init_params, num_parameters
@@ -289,3 +289,12 @@ def test_averaged_log10_loss_keeps_a_shorter_last_window():
     np.testing.assert_array_equal(steps, [2, 4, 5])
     np.testing.assert_allclose(log_loss, [1.5, (3 + 0) / 2, 1.0])
     assert math.isclose(averaged_log10_loss(losses, 5)[1][0], np.log10(losses).mean())
+
+
+def test_a_checkpoint_without_training_state_cannot_be_resumed(names, tmp_path):
+    train(TrainConfig(steps=20, n_hidden=8), names, tmp_path)
+    checkpoint = load_checkpoint(tmp_path / "model.npz")
+    checkpoint.train_state = {}  # e.g. a model saved by other code with save_checkpoint
+    save_checkpoint(tmp_path / "model.npz", checkpoint)
+    with pytest.raises(UserError, match="holds no training state, so it cannot be resumed"):
+        train(TrainConfig(steps=20, n_hidden=8), names, tmp_path, resume=True)

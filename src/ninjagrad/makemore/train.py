@@ -258,7 +258,10 @@ def _batches(config: TrainConfig, examples: Examples, chunk: int) -> tuple[np.nd
     """The contexts and targets of every step of one chunk (sampled with replacement, like the lecture)."""
     rng = np.random.default_rng((config.seed, BATCH_STREAM, chunk))
     ix = rng.integers(0, len(examples), size=(CHUNK_STEPS, config.batch_size))  # (K, B)
-    return examples.X[ix].astype(np.intp), examples.Y[ix].astype(np.intp)  # (K, B, block_size), (K, B)
+    # np.take is several times faster than X[ix] for gathering rows; intp is what indexing C wants.
+    Xb = np.take(examples.X, ix, axis=0).astype(np.intp)  # (K, B, block_size)
+    Yb = np.take(examples.Y, ix).astype(np.intp)  # (K, B)
+    return Xb, Yb
 
 
 def _fingerprint(data: Dataset) -> dict:
@@ -293,24 +296,29 @@ def _starting_checkpoint(
 
 def _check_same_run(path: Path, saved: dict, now: dict) -> None:
     """A resumed run must be the run that was interrupted, or it could not end where that one would."""
-    if saved.get("batches") != now["batches"]:
+    if not all(isinstance(saved.get(key), dict) for key in ("config", "data", "batches")):
         raise UserError(
-            f"{path} draws its batches as {saved.get('batches')}, this ninjagrad as {now['batches']}; "
+            f"{path} holds no training state, so it cannot be resumed; pass --force to replace it"
+        )
+    if saved["batches"] != now["batches"]:
+        raise UserError(
+            f"{path} draws its batches as {saved['batches']}, this ninjagrad as {now['batches']}; "
             "start a new run"
         )
-    if saved["data"]["sha256"] != now["data"]["sha256"]:
+    was, now_data = saved["data"], now["data"]
+    if was.get("sha256") != now_data["sha256"]:
         raise UserError(
-            f"the data differs from the run in {path}: it was trained on {saved['data']['path']} "
-            f"(sha256 {saved['data']['sha256'][:12]}...), this command reads {now['data']['path']} "
-            f"(sha256 {now['data']['sha256'][:12]}...); resume with the same data file"
+            f"the data differs from the run in {path}: it was trained on {was.get('path')} "
+            f"(sha256 {str(was.get('sha256'))[:12]}...), this command reads {now_data['path']} "
+            f"(sha256 {now_data['sha256'][:12]}...); resume with the same data file"
         )
-    saved_config, now_config = dict(saved["config"]), dict(now["config"])
-    saved_config.pop("save_every", None), now_config.pop("save_every")  # free to change: no effect on results
-    for name, value in now_config.items():
-        if saved_config.get(name) != value:
+    for name, value in now["config"].items():
+        if name == "save_every":
+            continue  # free to change: when checkpoints are written does not change the result
+        if saved["config"].get(name) != value:
             raise UserError(
-                f"{name} differs from the run in {path}: it was {saved_config.get(name)!r}, this command has "
-                f"{value!r}; resume with the same arguments, or start a new run in another directory"
+                f"{name} differs from the run in {path}: it was {saved['config'].get(name)!r}, this command "
+                f"has {value!r}; resume with the same arguments, or start a new run in another directory"
             )
 
 
