@@ -1,0 +1,16 @@
+"""``import ninjagrad.functional as F``: the tensor functions (softmax, cross_entropy, batch_norm, ...).
+
+A thin re-export of ``ninjagrad.tensor.functional``, so lecture code that reads
+``F.cross_entropy(logits, Yb)`` ports with one changed import.
+"""
+
+from ninjagrad.tensor.functional import (
+    batch_norm,
+    cross_entropy,
+    embedding,
+    log_softmax,
+    one_hot,
+    softmax,
+)
+
+__all__ = ["batch_norm", "cross_entropy", "embedding", "log_softmax", "one_hot", "softmax"]

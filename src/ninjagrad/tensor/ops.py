@@ -1,0 +1,446 @@
+"""Every primitive tensor operation: its forward and its backward, side by side, registered by name.
+
+An op is two plain NumPy functions that know nothing about graphs:
+
+- ``FORWARD[name](*arrays, **attrs) -> (out, saved)``: computes the result and returns whatever the backward
+  will need (``saved``; a tuple of arrays and settings);
+- ``BACKWARD[name](saved, dout) -> (dinput, ...)``: given the gradient of the output, returns one gradient
+  per input, in argument order, each shaped exactly like its input.
+
+The graph walk (``tensor.py``) looks the rules up by ``node._op`` and does nothing else (the registry idea of
+HIPS autograd's ``defvjp``), so each rule can be read, and tested, on its own.
+
+Each backward is written in the plain textbook form, one expression per input, the same form PyTorch's
+``derivatives.yaml`` uses (``mul``: ``dout * b``; ``log``: ``dout / x``; ``tanh``: ``dout * (1 - y**2)``).
+That matters beyond taste: the makemore manual backward mirrors these expressions and is checked against this
+engine *bit for bit* in float32, and floating-point results depend on the order of operations. The formula
+of each rule is in its docstring. Rules never write into ``dout``: it may be shared with another input's
+gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from math import prod
+from typing import Any
+
+import numpy as np
+
+from ninjagrad.tensor.broadcast import unbroadcast
+
+Saved = tuple[Any, ...]
+ForwardRule = Callable[..., tuple[np.ndarray, Saved]]
+BackwardRule = Callable[[Saved, np.ndarray], tuple[np.ndarray, ...]]
+
+FORWARD: dict[str, ForwardRule] = {}
+BACKWARD: dict[str, BackwardRule] = {}
+
+
+def forward(name: str) -> Callable[[ForwardRule], ForwardRule]:
+    """Register ``fn`` as the forward of op ``name``."""
+
+    def register(fn: ForwardRule) -> ForwardRule:
+        FORWARD[name] = fn
+        return fn
+
+    return register
+
+
+def backward(name: str) -> Callable[[BackwardRule], BackwardRule]:
+    """Register ``fn`` as the gradient rule of op ``name``."""
+
+    def register(fn: BackwardRule) -> BackwardRule:
+        BACKWARD[name] = fn
+        return fn
+
+    return register
+
+
+def broadcast_error(op: str, a: np.ndarray, b: np.ndarray) -> ValueError:
+    """The message for operands NumPy cannot broadcast, with both shapes and the fix."""
+    return ValueError(
+        f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together (aligned from the right, each "
+        f"pair of sizes must be equal or one of them 1); reshape one operand, e.g. with .view(...) or "
+        f"keepdim=True"
+    )
+
+
+def reduced_size(shape: tuple[int, ...], dim: int | tuple[int, ...] | None) -> int:
+    """How many elements a reduction over ``dim`` combines into each output element."""
+    if dim is None:
+        return prod(shape)
+    dims = (dim,) if isinstance(dim, int) else dim
+    return prod(shape[d] for d in dims)
+
+
+def expand_reduced(dout: np.ndarray, shape: tuple[int, ...], dim, keepdim: bool) -> np.ndarray:
+    """Broadcast the gradient of a reduction back over the axes it reduced (every input got a copy)."""
+    if dim is not None and not keepdim:
+        dout = np.expand_dims(dout, dim)
+    dx = np.empty(shape, dtype=dout.dtype)
+    dx[...] = dout
+    return dx
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Elementwise arithmetic (broadcasting). Each gradient is first formed at the broadcast shape, then summed
+# back to its input's shape by `unbroadcast`.
+
+
+@forward("add")
+def add(a, b):
+    try:
+        return a + b, (a.shape, b.shape)
+    except ValueError:
+        raise broadcast_error("add", a, b) from None
+
+
+@backward("add")
+def add_backward(saved, dout):
+    """da = dout, db = dout (summed back over broadcast axes)."""
+    a_shape, b_shape = saved
+    return unbroadcast(dout, a_shape), unbroadcast(dout, b_shape)
+
+
+@forward("sub")
+def sub(a, b):
+    try:
+        return a - b, (a.shape, b.shape)
+    except ValueError:
+        raise broadcast_error("sub", a, b) from None
+
+
+@backward("sub")
+def sub_backward(saved, dout):
+    """da = dout, db = -dout."""
+    a_shape, b_shape = saved
+    return unbroadcast(dout, a_shape), unbroadcast(-dout, b_shape)
+
+
+@forward("mul")
+def mul(a, b):
+    try:
+        return a * b, (a, b)
+    except ValueError:
+        raise broadcast_error("mul", a, b) from None
+
+
+@backward("mul")
+def mul_backward(saved, dout):
+    """da = dout * b, db = dout * a."""
+    a, b = saved
+    return unbroadcast(dout * b, a.shape), unbroadcast(dout * a, b.shape)
+
+
+@forward("div")
+def div(a, b):
+    try:
+        return a / b, (a, b)
+    except ValueError:
+        raise broadcast_error("div", a, b) from None
+
+
+@backward("div")
+def div_backward(saved, dout):
+    """da = dout / b, db = -dout * a / b**2."""
+    a, b = saved
+    return unbroadcast(dout / b, a.shape), unbroadcast(-dout * a / b**2, b.shape)
+
+
+@forward("neg")
+def neg(x):
+    return -x, ()
+
+
+@backward("neg")
+def neg_backward(saved, dout):
+    """dx = -dout."""
+    return (-dout,)
+
+
+@forward("pow")
+def pow_(x, exponent: float):
+    return x**exponent, (x, exponent)
+
+
+@backward("pow")
+def pow_backward(saved, dout):
+    """The power rule with a constant exponent p: dx = dout * (p * x**(p - 1))."""
+    x, p = saved
+    return (dout * (p * x ** (p - 1)),)
+
+
+@forward("pow_tensor")
+def pow_tensor(base, exponent):
+    try:
+        y = base**exponent
+    except ValueError:
+        raise broadcast_error("pow", base, exponent) from None
+    return y, (base, exponent, y)
+
+
+@backward("pow_tensor")
+def pow_tensor_backward(saved, dout):
+    """y = x**p with p a tensor: dx = dout * (p * x**(p - 1)), dp = dout * y * log(x).
+
+    A negative base gives NaN in both the value (for a fractional p) and dp, as in PyTorch.
+    """
+    x, p, y = saved
+    dx = dout * (p * x ** (p - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):  # log(x <= 0) is -inf/NaN; the value says so
+        dp = dout * y * np.log(x)
+    return unbroadcast(dx, x.shape), unbroadcast(dp, p.shape)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Elementwise functions. Those whose derivative is simplest in terms of the output y save y, not x.
+
+
+@forward("exp")
+def exp(x):
+    y = np.exp(x)
+    return y, (y,)
+
+
+@backward("exp")
+def exp_backward(saved, dout):
+    """dx = dout * y, since d exp(x)/dx = exp(x)."""
+    (y,) = saved
+    return (dout * y,)
+
+
+@forward("log")
+def log(x):
+    return np.log(x), (x,)
+
+
+@backward("log")
+def log_backward(saved, dout):
+    """dx = dout / x."""
+    (x,) = saved
+    return (dout / x,)
+
+
+@forward("tanh")
+def tanh(x):
+    # np.tanh saturates to +-1 for large |x| (no overflow at x=1000, unlike (e^2x - 1)/(e^2x + 1)).
+    y = np.tanh(x)
+    return y, (y,)
+
+
+@backward("tanh")
+def tanh_backward(saved, dout):
+    """dx = dout * (1 - y**2), the derivative of tanh written with its output y."""
+    (y,) = saved
+    return (dout * (1 - y**2),)
+
+
+@forward("relu")
+def relu(x):
+    return np.maximum(x, 0), (x,)
+
+
+@backward("relu")
+def relu_backward(saved, dout):
+    """dx = dout * (x > 0): the gradient passes where the unit was active (0 at x = 0, as PyTorch)."""
+    (x,) = saved
+    return (dout * (x > 0),)
+
+
+@forward("sigmoid")
+def sigmoid(x):
+    # exp(-x) overflows to inf for x < -88 in float32, giving 1/inf = 0: the right limit, so silence it.
+    with np.errstate(over="ignore"):
+        y = 1 / (1 + np.exp(-x))
+    return y, (y,)
+
+
+@backward("sigmoid")
+def sigmoid_backward(saved, dout):
+    """dx = dout * y * (1 - y)."""
+    (y,) = saved
+    return (dout * y * (1 - y),)
+
+
+@forward("cast")
+def cast(x, dtype):
+    return x.astype(dtype), (x.dtype,)
+
+
+@backward("cast")
+def cast_backward(saved, dout):
+    """dx = dout, converted back to the input's dtype."""
+    (dtype,) = saved
+    return (dout.astype(dtype),)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Matrix product.
+
+
+@forward("matmul")
+def matmul(a, b):
+    try:
+        return a @ b, (a, b)
+    except ValueError:
+        inner_a = a.shape[-1] if a.ndim else None
+        inner_b = b.shape[-2] if b.ndim > 1 else (b.shape[0] if b.ndim else None)
+        raise ValueError(
+            f"matmul: shapes {a.shape} @ {b.shape} do not fit: the last size of the left ({inner_a}) must "
+            f"equal the first size of the right ({inner_b}); transpose (.T) or reshape one operand"
+        ) from None
+
+
+@backward("matmul")
+def matmul_backward(saved, dout):
+    """For y = a @ b: da = dout @ b.T and db = a.T @ dout.
+
+    Vectors are treated as NumPy does (a 1-D left operand is a row, a 1-D right operand a column), and
+    stacked (batched) matrices transpose their last two axes, summing over broadcast batch axes.
+    """
+    a, b = saved
+    if a.ndim == 2 and b.ndim == 2:  # the common case, in its textbook form
+        return dout @ b.T, a.T @ dout
+    a2 = a[np.newaxis, :] if a.ndim == 1 else a  # (1, k) row
+    b2 = b[:, np.newaxis] if b.ndim == 1 else b  # (k, 1) column
+    dout2 = np.reshape(dout, np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1]))
+    da = dout2 @ np.swapaxes(b2, -1, -2)
+    db = np.swapaxes(a2, -1, -2) @ dout2
+    return unbroadcast(da, a2.shape).reshape(a.shape), unbroadcast(db, b2.shape).reshape(b.shape)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reductions. `dim` is None (all axes), an int or a tuple of ints; `keepdim` as in PyTorch.
+
+
+@forward("sum")
+def sum_(x, dim, keepdim):
+    return x.sum(axis=dim, keepdims=keepdim), (x.shape, dim, keepdim)
+
+
+@backward("sum")
+def sum_backward(saved, dout):
+    """dx = dout copied to every element that was summed."""
+    shape, dim, keepdim = saved
+    return (expand_reduced(dout, shape, dim, keepdim),)
+
+
+@forward("mean")
+def mean(x, dim, keepdim):
+    # The sum divided by n is what np.mean computes, bit for bit, minus its Python-level overhead.
+    return x.sum(axis=dim, keepdims=keepdim) / reduced_size(x.shape, dim), (x.shape, dim, keepdim)
+
+
+@backward("mean")
+def mean_backward(saved, dout):
+    """dx = dout / n copied to every element that was averaged (n of them)."""
+    shape, dim, keepdim = saved
+    return (expand_reduced(dout / reduced_size(shape, dim), shape, dim, keepdim),)
+
+
+@forward("var")
+def var(x, dim, keepdim, correction):
+    n = reduced_size(x.shape, dim)
+    centered = x - x.sum(axis=dim, keepdims=True) / n
+    with np.errstate(divide="ignore", invalid="ignore"):  # n - correction = 0 gives NaN/inf, as PyTorch
+        y = (centered**2).sum(axis=dim, keepdims=keepdim) / (n - correction)
+    return y, (centered, dim, keepdim, n - correction)
+
+
+@backward("var")
+def var_backward(saved, dout):
+    """With dof = n - correction (n - 1 for the unbiased variance): dx = (2 / dof) * dout * (x - mean)."""
+    centered, dim, keepdim, dof = saved
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return ((2 / dof) * expand_reduced(dout, centered.shape, dim, keepdim) * centered,)
+
+
+@forward("max")
+def max_(x, dim, keepdim, indices):
+    """The maximum along ``dim`` at ``indices`` (the argmax, kept as an axis of size 1; the caller computes
+    it once so that the returned values and indices agree)."""
+    values = np.take_along_axis(x, indices, axis=dim)
+    if not keepdim:
+        values = np.squeeze(values, axis=dim)
+    return values, (x.shape, dim, indices)
+
+
+@backward("max")
+def max_backward(saved, dout):
+    """dx = dout at the one index per row that won (the first on ties, as PyTorch), zero elsewhere."""
+    shape, dim, indices = saved
+    dx = np.zeros(shape, dtype=dout.dtype)
+    np.put_along_axis(dx, indices, np.reshape(dout, indices.shape), axis=dim)
+    return (dx,)
+
+
+@forward("max_all")
+def max_all(x):
+    y = x.max()
+    return y, (x, y)
+
+
+@backward("max_all")
+def max_all_backward(saved, dout):
+    """The maximum of all elements: dout is shared evenly among the elements equal to it (as PyTorch's
+    ``max()`` with no ``dim``; the maximum is NaN if any element is, and then the NaNs share it)."""
+    x, y = saved
+    winners = np.isnan(x) if np.isnan(y) else x == y
+    return (winners * (dout / np.count_nonzero(winners)),)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Shape and indexing. Forward results may be views of the input, as in PyTorch.
+
+
+@forward("reshape")
+def reshape(x, shape):
+    try:
+        return x.reshape(shape), (x.shape,)
+    except ValueError:
+        raise ValueError(
+            f"view/reshape: cannot arrange a tensor of shape {x.shape} ({x.size} elements) as "
+            f"{tuple(shape)}; the sizes must multiply to {x.size} (one size may be -1 to infer it)"
+        ) from None
+
+
+@backward("reshape")
+def reshape_backward(saved, dout):
+    """dx = dout arranged back into the input's shape."""
+    (shape,) = saved
+    return (dout.reshape(shape),)
+
+
+@forward("permute")
+def permute(x, dims):
+    return np.transpose(x, dims), (dims,)
+
+
+@backward("permute")
+def permute_backward(saved, dout):
+    """dx = dout with the axes put back: the inverse permutation (for .T, dout.T)."""
+    (dims,) = saved
+    return (np.transpose(dout, np.argsort(dims)),)
+
+
+@forward("getitem")
+def getitem(x, index, advanced):
+    """``x[index]``; ``advanced`` says whether the index holds integer/boolean arrays (so may repeat)."""
+    return x[index], (x.shape, index, advanced)
+
+
+@backward("getitem")
+def getitem_backward(saved, dout):
+    """dx = zeros, with dout added back at the indexed positions.
+
+    With integer arrays an element can be picked several times (``C[Xb]`` picks the same character embedding
+    for every occurrence), and each pick contributes: ``np.add.at`` is the scatter-*add* that sums them,
+    where ``dx[index] += dout`` would keep only the last write. Basic indices (ints, slices) never repeat.
+    """
+    shape, index, advanced = saved
+    dx = np.zeros(shape, dtype=dout.dtype)
+    if advanced:
+        np.add.at(dx, index, dout)
+    else:
+        dx[index] = dout
+    return (dx,)
