@@ -40,6 +40,7 @@ def assert_same_params(a, b):
         ("steps", 2.5, "steps must be an integer >= 1, got 2.5"),
         ("batch_size", 1, "batch_size must be an integer >= 2, got 1"),
         ("n_hidden", True, "n_hidden must be an integer >= 1, got True"),
+        ("n_hidden", np.int64(8), r"n_hidden must be an integer >= 1, got np.int64\(8\)"),
         ("seed", -1, "seed must be an integer >= 0, got -1"),
         ("save_every", 0, "save_every must be an integer >= 1"),
         ("lr", 0.0, "lr must be a positive finite number, got 0.0"),

@@ -66,7 +66,9 @@ class TrainConfig:
             _require(name, getattr(self, name), 1)
         _require("batch_size", self.batch_size, 2)
         _require("seed", self.seed, 0)
-        if not (isinstance(self.lr, (int, float)) and np.isfinite(self.lr) and self.lr > 0):
+        if isinstance(self.lr, bool) or not (
+            isinstance(self.lr, (int, float)) and 0 < self.lr < float("inf")
+        ):
             raise UserError(f"lr must be a positive finite number, got {self.lr!r}")
 
     def model_config(self, vocab_size: int) -> ModelConfig:
@@ -80,7 +82,8 @@ class TrainConfig:
 
 
 def _require(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    # A plain int, not a NumPy integer: the config is stored as JSON in every checkpoint.
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise UserError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
