@@ -104,7 +104,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ninjagrad.makemore.data import load_dataset
-    from ninjagrad.makemore.model import num_parameters
     from ninjagrad.makemore.train import LOSS_PLOT, METRICS_FILE, TrainConfig, train
 
     if args.resume and args.force:
@@ -121,20 +120,13 @@ def run(args: argparse.Namespace) -> int:
     )
     data = load_dataset(args.input, config.block_size)  # every data error surfaces before DIR is touched
     out = args.out if args.out is not None else Path("runs") / data.path.stem
-    model_config = config.model_config(data.vocab.size)
-    sizes = " / ".join(f"{name} {len(examples):,}" for name, examples in data.splits().items())
-    print(f"data: {data.path} ({sum(data.items.values()):,} items, vocabulary of {data.vocab.size})")
-    print(f"examples: {sizes}")
-    print(
-        f"model: n_embd {model_config.n_embd}, n_hidden {model_config.n_hidden}, block_size "
-        f"{model_config.block_size}; {config.steps:,} steps of batch {config.batch_size}, lr {config.lr:g} "
-        f"then {config.lr / 10:g} from step {config.steps // 2:,}"
-    )
-
     try:
         result = train(config, data, out, resume=args.resume, force=args.force, progress=True, log=print)
-    except KeyboardInterrupt:  # Ctrl-C after the last step, during evaluation: the steps are saved
-        print(f"interrupted; finish the run with:\n  {_resume_command(args, out)}")
+    except KeyboardInterrupt:  # Ctrl-C outside the SGD loop (which stops cleanly at a step boundary)
+        if not (out / "model.npz").exists():
+            raise
+        print(f"interrupted; the last checkpoint is in {out / 'model.npz'}. Continue with:")
+        print(f"  {_resume_command(args, out)}")
         return 130
     if result.interrupted:
         print(
@@ -143,7 +135,6 @@ def run(args: argparse.Namespace) -> int:
         )
         return 130
 
-    print(f"parameters: {num_parameters(result.params):,}")
     if result.steps_run:
         print(
             f"trained {result.steps_run:,} steps in {result.seconds:.1f} s ({result.us_per_step:.1f} µs/step)"

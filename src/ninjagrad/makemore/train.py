@@ -144,7 +144,6 @@ def train(
     else:
         params, step = start.params, start.step
         history[:step] = start.loss_history
-        log(f"resuming {path} from step {step:,} of {config.steps:,}")
     train_step = TrainStep(model_config, params, config.batch_size)
 
     def save(step: int, bnmean=None, bnvar=None) -> None:
@@ -165,6 +164,9 @@ def train(
             for stale in (METRICS_FILE, LOSS_PLOT):  # from the run being replaced (--force)
                 (path.parent / stale).unlink(missing_ok=True)
             save(0)  # from now on DIR/model.npz is this run's
+    _log_plan(log, config, data, model_config, num_parameters(params))
+    if start is not None:
+        log(f"resuming {path} from step {step:,} of {config.steps:,}")
 
     steps_before = step
     started = time.perf_counter()
@@ -218,6 +220,20 @@ def _plot(path: Path, result: TrainResult, data: Dataset) -> None:
         lr_drop_step=config.steps // 2,
         title=f"makemore MLP on {data.path.name}, {config.steps:,} steps of batch {config.batch_size}: "
         f"train {result.losses['train']:.4f}, val {result.losses['val']:.4f}",
+    )
+
+
+def _log_plan(log, config: TrainConfig, data: Dataset, model_config: ModelConfig, parameters: int) -> None:
+    sizes = " / ".join(f"{name} {len(examples):,}" for name, examples in data.splits().items())
+    log(f"data: {data.path} ({sum(data.items.values()):,} items, vocabulary of {data.vocab.size})")
+    log(f"examples: {sizes}")
+    log(
+        f"model: n_embd {model_config.n_embd}, n_hidden {model_config.n_hidden}, block_size "
+        f"{model_config.block_size}: {parameters:,} parameters"
+    )
+    log(
+        f"training: {config.steps:,} steps of batch {config.batch_size}, lr {config.lr:g} then "
+        f"{config.lr / 10:g} from step {config.steps // 2:,}"
     )
 
 
