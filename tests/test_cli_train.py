@@ -127,7 +127,7 @@ def test_train_prints_data_losses_and_20_samples_and_writes_three_files(trained)
     metrics = json.loads((out_dir / "metrics.json").read_text())
     loss_line = next(line for line in lines if line.startswith("loss: "))
     for split in ("train", "val", "test"):
-        assert f"{split} {metrics['loss'][split]:.4f}" in loss_line
+        assert f"{split} {metrics['losses'][split]:.4f}" in loss_line
     start = lines.index("20 samples:")
     samples = lines[start + 1 : start + 21]
     assert len(samples) == 20 and all(line.startswith("  ") for line in samples)

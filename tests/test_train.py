@@ -264,7 +264,7 @@ def test_a_finished_run_writes_model_metrics_and_plot(names, tmp_path):
     np.testing.assert_array_equal(checkpoint.bnmean, result.bnmean)
 
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["loss"] == result.losses
+    assert metrics["losses"] == result.losses
     assert metrics["examples"] == {"train": 182_625, "val": 22_655, "test": 22_866}
     assert metrics["steps"] == SMALL.steps
     assert metrics["parameters"] == num_parameters(result.params) == 27 * 4 + 12 * 16 + 16 + 16 * 27 + 27 + 32

@@ -343,7 +343,7 @@ def _check_same_run(path: Path, saved: dict, now: dict) -> None:
 
 def _write_metrics(path: Path, result: TrainResult, data: Dataset) -> None:
     metrics = {
-        "loss": result.losses,
+        "losses": result.losses,
         "examples": {name: len(examples) for name, examples in data.splits().items()},
         "items": data.items,
         "steps": result.step,
