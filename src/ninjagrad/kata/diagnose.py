@@ -1,0 +1,368 @@
+"""The catalogue of backward-pass mistakes: given a wrong gradient, name the most likely cause.
+
+Each detector asks one question of the learner's value ("is it the right one with its sign flipped?") and
+answers with a :class:`Diagnosis` or ``None``. :func:`diagnose` asks them in :data:`CATALOGUE` order and
+reports the first that fits; the order puts the specific before the general. The mistakes are the ones
+learners of the backprop-ninja lecture report (DESIGN.md §2), each with what to do about it.
+
+A detector sees the learner's array, the reference array, and a :class:`Context`: the forward variables and
+upstream gradients the line was given, the path contributions of the reference solution (for a gradient that
+sums several), and the batch size (to name factors such as 1/n).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ninjagrad.check import ALLCLOSE_ATOL, ALLCLOSE_RTOL
+from ninjagrad.kata.exercises import Gradient
+from ninjagrad.tensor.broadcast import unbroadcast
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The likely mistake behind a wrong gradient, and what to do about it."""
+
+    kind: str  # a stable name: "keepdim", "sign", "factor", ... (see CATALOGUE)
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One term of a gradient that sums several paths (``dcounts = a`` then ``dcounts += b``)."""
+
+    path: str  # the variable the contribution comes through ("probs")
+    value: np.ndarray
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a detector may look at besides the two arrays."""
+
+    gradient: Gradient
+    namespace: Mapping[str, Any]  # forward variables and the upstream gradients the line was given
+    contributions: tuple[Contribution, ...] = ()  # the reference solution's terms, when there are several
+    constants: Mapping[str, float] = field(default_factory=dict)  # {"n": 32} where a batch size applies
+
+
+def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    """``check.compare``'s "approximate" criterion (PyTorch's allclose defaults), for same-shaped arrays."""
+    return bool(np.allclose(a, b, rtol=ALLCLOSE_RTOL, atol=ALLCLOSE_ATOL))
+
+
+def _shape(array: np.ndarray) -> str:
+    return str(tuple(array.shape))
+
+
+# ---- values that are not numbers -------------------------------------------------------------------------
+
+
+def nan_or_inf(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
+    bad = ~np.isfinite(mine)
+    if not bad.any() or not np.isfinite(ref).all():
+        return None
+    where = tuple(int(i) for i in np.argwhere(bad)[0])
+    nans, infs = int(np.isnan(mine).sum()), int(np.isinf(mine).sum())
+    return Diagnosis(
+        "nan_inf",
+        f"{ctx.gradient.variable} has {nans} NaN and {infs} infinite entries (the first at index {where}), "
+        "where the right gradient is finite everywhere: look for a division by something that can be 0, or "
+        "an overflow, on this line.",
+    )
+
+
+# ---- wrong shape ------------------------------------------------------------------------------------------
+
+
+def missing_keepdim(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
+    if mine.shape == ref.shape or mine.size != ref.size or _squeezed(mine.shape) != _squeezed(ref.shape):
+        return None
+    if not _close(mine.reshape(ref.shape), ref):
+        return None
+    g = ctx.gradient
+    return Diagnosis(
+        "keepdim",
+        f"{g.variable} has shape {_shape(mine)} but {g.name} has shape {_shape(ref)}: the values are right, "
+        f"but a summed dimension was dropped. Keep it (`.sum(..., keepdims=True)`). Broadcasting hides this: "
+        f"{_shape(mine)} and {_shape(ref)} combine without an error, into the wrong shape, further down.",
+    )
+
+
+def needs_reshape(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
+    if mine.shape == ref.shape or mine.size != ref.size or not _close(mine.reshape(ref.shape), ref):
+        return None
+    g = ctx.gradient
+    return Diagnosis(
+        "reshape",
+        f"{g.variable} holds the right numbers in the wrong shape {_shape(mine)}: give it {g.name}'s shape "
+        f"{_shape(ref)} (a reshape of the gradient undoes a reshape of the forward pass).",
+    )
+
+
+def transposed(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
+    if mine.ndim != 2 or mine.shape != ref.shape[::-1] or not _close(mine.T, ref):
+        return None
+    if mine.shape == ref.shape and _close(mine, ref):
+        return None
+    g = ctx.gradient
+    return Diagnosis(
+        "transposed",
+        f"{g.variable} is the transpose of the right gradient ({_shape(mine)} where {g.name} is "
+        f"{_shape(ref)}). In a matrix product's backward the shapes fix the order: the result must have "
+        f"{g.name}'s shape, so swap the two factors (and which of them is transposed).",
+    )
+
+
+def missing_sum(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
+    if mine.shape == ref.shape or not _broadcasts_to(ref.shape, mine.shape):
+        return None
+    if not _close(np.reshape(unbroadcast(mine, ref.shape), ref.shape), ref):
+        return None
+    g = ctx.gradient
+    leading = mine.ndim - ref.ndim
+    axes = list(range(leading)) + [
+        leading + i for i, size in enumerate(ref.shape) if size == 1 != mine.shape[leading + i]
+    ]
+    return Diagnosis(
+        "missing_sum",
+        f"{g.variable} has shape {_shape(mine)} but {g.name} has shape {_shape(ref)}: {g.name} was broadcast "
+        f"along dimension {_listed(axes)} in the forward pass, so each of its entries was used "
+        f"{int(mine.size // ref.size)} times, and its gradient sums over that dimension "
+        "(keeping the dimensions the variable has).",
+    )
+
+
+def wrong_shape(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
+    if mine.shape == ref.shape:
+        return None
+    g = ctx.gradient
+    silently = (
+        _broadcasts_to(ref.shape, np.broadcast_shapes(ref.shape, mine.shape))
+        if _compatible(mine, ref)
+        else False
+    )
+    note = (
+        " (broadcasting would let the two combine without an error, which is how this goes unnoticed)"
+        if silently
+        else ""
+    )
+    return Diagnosis(
+        "wrong_shape",
+        f"{g.variable} has shape {_shape(mine)} but {g.name} has shape {_shape(ref)}{note}: a gradient "
+        "always has exactly the shape of its variable. Check which dimension each sum runs over.",
+    )
+
+
+# ---- right shape, wrong values ---------------------------------------------------------------------------
+
+
+def missing_accumulation(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
+    paths = [c.path for c in ctx.contributions]
+    for contribution in ctx.contributions:
+        if not _broadcasts_to(contribution.value.shape, ref.shape):
+            continue
+        term = np.broadcast_to(contribution.value, ref.shape)
+        if _close(mine, term) and not _close(term, ref):
+            g = ctx.gradient
+            others = [p for p in paths if p != contribution.path]
+            return Diagnosis(
+                "missing_accumulation",
+                f"{g.variable} equals the contribution through {contribution.path} alone. {g.name} is used "
+                f"in {len(paths)} places ({_listed(paths)}), so its gradient is the sum of the contributions "
+                f"of all of them: add the one through {_listed(others)} (`{g.variable} += ...`; a second `=` "
+                "throws the first contribution away).",
+            )
+    return None
+
+
+def sign_flipped(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
+    if not _close(mine, -ref) or _close(mine, ref):
+        return None
+    return Diagnosis(
+        "sign",
+        f"{ctx.gradient.variable} has the right size but the wrong sign everywhere: look for a minus sign "
+        "in the forward line (a subtraction, a negative power, the loss's leading minus) that the backward "
+        "lost or doubled.",
+    )
+
+
+def tied_maxima(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
+    if ctx.gradient.ties_in is None or mine.ndim != 2:
+        return None
+    x = np.asarray(ctx.namespace[ctx.gradient.ties_in])
+    maxima = x == x.max(1, keepdims=True)  # every position holding its row's maximum
+    tied_rows = maxima.sum(1) > 1
+    wrong = ~np.isclose(mine, ref, rtol=ALLCLOSE_RTOL, atol=ALLCLOSE_ATOL)
+    if not wrong.any() or (wrong & ~(maxima & tied_rows[:, None])).any():
+        return None
+    name = ctx.gradient.ties_in
+    return Diagnosis(
+        "ties",
+        f"{ctx.gradient.variable} is wrong only where a row of {name} has two equal maxima "
+        f"({int(tied_rows.sum())} such rows): the max's gradient went to every tied maximum (or to another "
+        f"one). Autograd, like PyTorch's max(dim), picks one position per row, the first maximum (argmax), "
+        "and sends the whole gradient there.",
+    )
+
+
+def lost_repeated_indices(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
+    if ctx.gradient.scatter is None or mine.ndim < 1:
+        return None
+    index_name, _ = ctx.gradient.scatter
+    indices = np.asarray(ctx.namespace[index_name]).ravel()
+    uses = np.bincount(indices, minlength=ref.shape[0])
+    wrong_rows = ~np.isclose(mine, ref, rtol=ALLCLOSE_RTOL, atol=ALLCLOSE_ATOL).reshape(ref.shape[0], -1).all(
+        1
+    )
+    if not wrong_rows.any() or (uses[wrong_rows] < 2).any():
+        return None
+    row = int(np.flatnonzero(wrong_rows)[0])
+    g = ctx.gradient
+    return Diagnosis(
+        "scatter_add",
+        f"{g.variable} is wrong only in rows whose index occurs several times in {index_name} (row {row} "
+        f"is used {int(uses[row])} times): the repeated indices' gradients were not added up. Indexed "
+        f"assignment (`{g.variable}[{index_name}] += ...`) keeps just one of the repeats; the gradient of a "
+        "lookup is a scatter-add (`np.add.at`, or a loop over the positions).",
+    )
+
+
+def constant_factor(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
+    energy = float(np.sum(ref.astype(np.float64) ** 2))
+    if energy == 0.0:
+        return None
+    k = float(np.sum(mine.astype(np.float64) * ref)) / energy  # the least-squares factor: mine ≈ k * ref
+    scale = float(np.abs(mine).max())
+    if (
+        not np.isfinite(k)
+        or abs(k - 1) < 1e-4
+        or not np.allclose(mine, k * ref, rtol=1e-4, atol=1e-4 * scale)
+    ):
+        return None
+    g = ctx.gradient
+    for label, value, reason in _named_factors(ctx.constants):
+        if abs(k - value) <= 1e-3 * abs(value):
+            return Diagnosis(
+                "factor",
+                f"{g.variable} is {label} = {value:.6g} times the right gradient: {reason}.",
+            )
+    if mine.size == 1:  # any two numbers differ by some factor: only a named one says anything
+        return None
+    return Diagnosis(
+        "factor",
+        f"{g.variable} is the right gradient times a constant, about {k:.6g}: a constant in the forward line "
+        "(a 1/n, an exponent, a 2) is missing, extra or wrong.",
+    )
+
+
+def wrong_values(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis:
+    """The catch-all: say how much is wrong and where, without giving the answer away."""
+    wrong = ~np.isclose(mine, ref, rtol=ALLCLOSE_RTOL, atol=ALLCLOSE_ATOL)
+    g = ctx.gradient
+    if mine.ndim == 0:
+        return Diagnosis(
+            "wrong_values",
+            f"{g.variable} = {mine.item():.6g} is not the derivative: check the local derivative of the line "
+            f"that uses {g.name}, and that you multiplied it by the gradient arriving from above.",
+        )
+    where = tuple(int(i) for i in np.argwhere(wrong)[0])
+    return Diagnosis(
+        "wrong_values",
+        f"{g.variable} has the right shape but {int(wrong.sum())} of its {mine.size} entries are wrong (the "
+        f"first at index {where}). None of the usual mistakes fits exactly: recheck the local derivative of "
+        f"every forward line that uses {g.name}.",
+    )
+
+
+# The detectors, most specific first. Those about shape run only when the shapes differ, the others only when
+# they agree; `wrong_shape` and `wrong_values` always answer.
+Detector = Callable[[np.ndarray, np.ndarray, Context], "Diagnosis | None"]
+SHAPE_DETECTORS: tuple[Detector, ...] = (missing_keepdim, needs_reshape, transposed, missing_sum, wrong_shape)
+VALUE_DETECTORS: tuple[Detector, ...] = (
+    missing_accumulation,
+    sign_flipped,
+    transposed,
+    tied_maxima,
+    lost_repeated_indices,
+    constant_factor,
+    wrong_values,
+)
+
+
+def diagnose(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis:
+    """The most likely mistake behind ``mine`` (which fails against ``ref``)."""
+    detectors = SHAPE_DETECTORS if mine.shape != ref.shape else VALUE_DETECTORS
+    for detector in (nan_or_inf, *detectors):
+        diagnosis = detector(mine, ref, ctx)
+        if diagnosis is not None:
+            return diagnosis
+    raise AssertionError("unreachable: the last detector always answers")  # pragma: no cover
+
+
+def not_written(gradient: Gradient, line: int | None) -> Diagnosis:
+    where = f" (line {line} still reads `{gradient.variable} = ...`)" if line else ""
+    return Diagnosis("not_written", f"{gradient.variable} is not written yet{where}: replace the `...`.")
+
+
+def not_an_array(gradient: Gradient, type_name: str) -> Diagnosis:
+    return Diagnosis(
+        "not_an_array",
+        f"{gradient.variable} is a {type_name}, not a number or an array of numbers: assign it the gradient.",
+    )
+
+
+def not_assigned(gradient: Gradient) -> Diagnosis:
+    return Diagnosis(
+        "not_written",
+        f"{gradient.variable}'s lines ran but did not assign {gradient.variable} (a branch not taken?).",
+    )
+
+
+# ---- helpers ---------------------------------------------------------------------------------------------
+
+
+def _named_factors(constants: Mapping[str, float]) -> list[tuple[str, float, str]]:
+    """Factors worth a name, each with the mistake that usually produces it."""
+    square = "the derivative of x**2 is 2*x, and of x**-0.5 is -0.5 * x**-1.5; a constant from the power rule"
+    named = [("2", 2.0, square), ("1/2", 0.5, square)]
+    if "n" in constants:
+        n = float(constants["n"])
+        mean = f"a mean over the batch divides by n = {n:g}: a 1/n is missing or extra on this line"
+        bessel = "n versus n - 1: the variance divides by n - 1 (Bessel's correction), the mean by n"
+        named += [("n", n, mean), ("1/n", 1 / n, mean)]
+        named += [("n/(n-1)", n / (n - 1), bessel), ("(n-1)/n", (n - 1) / n, bessel)]
+        named += [("n-1", n - 1, bessel), ("1/(n-1)", 1 / (n - 1), bessel)]
+    flipped = [(f"-{label}", -value, reason + ", and the sign is flipped") for label, value, reason in named]
+    return named + flipped
+
+
+def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(size for size in shape if size != 1)
+
+
+def _compatible(a: np.ndarray, b: np.ndarray) -> bool:
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        return False
+    return True
+
+
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Can an array of ``shape`` be stretched to ``target`` (without ``target`` growing)?"""
+    try:
+        return np.broadcast_shapes(shape, target) == tuple(target)
+    except ValueError:
+        return False
+
+
+def _listed(items: list[Any]) -> str:
+    items = [str(item) for item in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -1,0 +1,44 @@
+"""Backprop kata "batchnorm": the gradient of batch normalisation, in one formula.
+
+The forward pass is BatchNorm in training mode (Ioffe & Szegedy, 2015), with the variance divided by n - 1
+as in the lecture: hpreact = bngain * (hprebn - mean) / sqrt(var + 1e-5) + bnbias, statistics over the
+batch of n = 32 rows, for 64 hidden units. `dhpreact`, the gradient arriving from the layers above, is
+given. Write dhprebn, the gradient with respect to the layer's input, as one expression.
+
+Each entry of hprebn reaches the output directly, through the batch mean and through the batch variance.
+Work the sum of the three out on paper; the result is one line.
+
+Check your lines as you go (`python THIS_FILE` does the same):
+
+    ninjagrad kata check THIS_FILE             the table, and what is wrong with the first wrong line
+    ninjagrad kata check THIS_FILE --hint      a nudge
+"""
+
+from ninjagrad.kata import exercise_data
+
+KATA = "batchnorm"  # which exercise this is (the checker reads it)
+
+if __name__ == "__main__":  # `python THIS_FILE` checks it, like `ninjagrad kata check THIS_FILE`
+    from ninjagrad.kata import check_file
+
+    raise SystemExit(check_file(__file__))
+
+# The atomic exercise's hidden layer before BatchNorm, BatchNorm's gain and bias, and the gradient arriving
+# from above (dhpreact): the same every run.
+hprebn, bngain, bnbias, dhpreact = exercise_data(KATA)
+n = hprebn.shape[0]  # 32, the batch size
+
+# ---- forward pass (given) ----
+bnmean = hprebn.mean(0, keepdims=True)  # (1, 64)
+bnvar = hprebn.var(0, keepdims=True, ddof=1)  # (1, 64)  divided by n - 1 (Bessel's correction)
+bnvar_inv = (bnvar + 1e-5) ** -0.5  # (1, 64)
+bnraw = (hprebn - bnmean) * bnvar_inv  # (32, 64)  zero mean, unit variance per column
+hpreact = bngain * bnraw + bnbias  # (32, 64)
+# dhpreact  (32, 64)  is given
+
+# ---- backward pass: one line per gradient, in this order ----
+# The three paths, added: directly (n * dhpreact), through the mean (its sum), through the variance (n - 1).
+dhprebn = (bngain * bnvar_inv / n) * (
+    n * dhpreact - dhpreact.sum(0) - n / (n - 1) * bnraw * (dhpreact * bnraw).sum(0)
+)
+# ---- end of the backward pass ----

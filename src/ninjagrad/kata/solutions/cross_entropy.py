@@ -1,0 +1,41 @@
+"""Backprop kata "cross_entropy": the gradient of the cross-entropy loss, in one formula.
+
+In the atomic exercise the loss took eight lines (a row maximum, exp, a row sum, a reciprocal, log, ...) and
+its gradient eight more. Here the forward pass is the same loss, `F.cross_entropy(logits, Yb)`, and the
+backward is one gradient: dlogits, the gradient of `loss` with respect to the logits (n = 32 rows, 27
+classes). Work it out on paper for one row first; it is short.
+
+Check your lines as you go (`python THIS_FILE` does the same):
+
+    ninjagrad kata check THIS_FILE             the table, and what is wrong with the first wrong line
+    ninjagrad kata check THIS_FILE --hint      a nudge
+"""
+
+import numpy as np
+
+from ninjagrad.kata import exercise_data
+
+KATA = "cross_entropy"  # which exercise this is (the checker reads it)
+
+if __name__ == "__main__":  # `python THIS_FILE` checks it, like `ninjagrad kata check THIS_FILE`
+    from ninjagrad.kata import check_file
+
+    raise SystemExit(check_file(__file__))
+
+# The logits of the atomic exercise's batch, and the characters that really came next: the same every run.
+logits, Yb = exercise_data(KATA)
+n = logits.shape[0]  # 32, the batch size
+
+# ---- forward pass (given) ----
+logit_maxes = logits.max(1, keepdims=True)  # (32, 1)  subtracted so that exp cannot overflow
+norm_logits = logits - logit_maxes  # (32, 27)
+counts = np.exp(norm_logits)  # (32, 27)
+probs = counts / counts.sum(1, keepdims=True)  # (32, 27)  softmax(logits), row by row
+loss = -np.log(probs[np.arange(n), Yb]).mean()  # ()
+
+# ---- backward pass: one line per gradient, in this order ----
+# For one row: d(-log softmax(l)[y]) / dl_j = softmax(l)_j - [j == y]; the mean divides by n.
+dlogits = probs.copy()
+dlogits[np.arange(n), Yb] -= 1
+dlogits /= n
+# ---- end of the backward pass ----

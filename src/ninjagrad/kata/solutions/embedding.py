@@ -1,0 +1,39 @@
+"""Backprop kata "embedding": the gradient of an embedding lookup, a scatter-add.
+
+The forward pass looks up one row of the table C (27 characters, 10 numbers each) for each of the 3
+characters of 32 contexts, and lays the three side by side. `dembcat`, the gradient arriving from the first
+linear layer, is given. Write demb, then dC. A character appears many times in a batch: its row of C was
+used many times, and every use sends gradient back to it.
+
+Check your lines as you go (`python THIS_FILE` does the same):
+
+    ninjagrad kata check THIS_FILE             the table, and what is wrong with the first wrong line
+    ninjagrad kata check THIS_FILE --hint      a nudge for that line
+"""
+
+import numpy as np
+
+from ninjagrad.kata import exercise_data
+
+KATA = "embedding"  # which exercise this is (the checker reads it)
+
+if __name__ == "__main__":  # `python THIS_FILE` checks it, like `ninjagrad kata check THIS_FILE`
+    from ninjagrad.kata import check_file
+
+    raise SystemExit(check_file(__file__))
+
+# The atomic exercise's embedding table and batch, and the gradient arriving from above (dembcat): the same
+# every run.
+C, Xb, dembcat = exercise_data(KATA)
+n = Xb.shape[0]  # 32, the batch size
+
+# ---- forward pass (given) ----
+emb = C[Xb]  # (32, 3, 10)  row Xb[i, j] of C, for every position (i, j)
+embcat = emb.reshape(n, -1)  # (32, 30)
+# dembcat  (32, 30)  is given
+
+# ---- backward pass: one line per gradient, in this order ----
+demb = dembcat.reshape(emb.shape)  # undo the reshape
+dC = np.zeros_like(C)
+np.add.at(dC, Xb, demb)  # add every position's gradient to its character's row, repeats included
+# ---- end of the backward pass ----
