@@ -1,0 +1,359 @@
+"""`ninjagrad kata check` end to end: every check here runs the learner's file in its own process.
+
+Each catalogued mistake is planted in a workbook made from the reference solution by replacing one line,
+and the checker must name the gradient and the mistake. Broken workbooks must give exit code 2 and the
+learner's line, never a traceback of ninjagrad's internals.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ninjagrad.cli import main
+from ninjagrad.kata.checker import check
+from ninjagrad.kata.exercises import EXERCISES, get_exercise
+from ninjagrad.kata.report import format_report
+from ninjagrad.kata.workbook import BACKWARD_BEGIN, BACKWARD_END, render_workbook
+
+
+def solved(name):
+    return render_workbook(get_exercise(name), solved=True)
+
+
+def planted(tmp_path, name, old, new):
+    """The reference solution of exercise ``name`` with one line replaced."""
+    text = solved(name)
+    assert text.count(old) == 1, f"{old!r} must occur exactly once in the {name} solution"
+    path = tmp_path / f"{name}.py"
+    path.write_text(text.replace(old, new))
+    return path
+
+
+def with_backward(tmp_path, name, backward):
+    """Exercise ``name``'s workbook with its backward section replaced by ``backward``."""
+    lines = solved(name).splitlines(keepends=True)
+    begin = lines.index(BACKWARD_BEGIN + "\n")
+    end = lines.index(BACKWARD_END + "\n")
+    path = tmp_path / f"{name}.py"
+    path.write_text("".join(lines[: begin + 1]) + backward + "".join(lines[end:]))
+    return path
+
+
+@pytest.mark.parametrize("name", list(EXERCISES))
+def test_the_shipped_solutions_pass(tmp_path, name):
+    path = tmp_path / f"{name}.py"
+    path.write_text(solved(name))
+    result = check(path)
+    assert result.status == "pass", result.first_wrong
+    assert len(result.rows) == len(EXERCISES[name].gradients)
+    if name in ("scalar", "atomic", "embedding"):
+        assert all(row.comparison.exact for row in result.rows)  # written in the engine's own forms
+
+
+# The lecture's style, not the shipped solution's: other operand orders, a one-hot built in a helper, the
+# first part of a gradient written before a line it does not need, a Python loop for the scatter-add.
+LECTURE_STYLE = """\
+dlogprobs = np.zeros_like(logprobs)
+dlogprobs[range(n), Yb] = -1.0 / n
+dprobs = (1.0 / probs) * dlogprobs
+dcounts_sum_inv = (counts * dprobs).sum(1, keepdims=True)
+dcounts = counts_sum_inv * dprobs
+dcounts_sum = (-(counts_sum**-2)) * dcounts_sum_inv
+dcounts += np.ones_like(counts) * dcounts_sum
+dnorm_logits = counts * dcounts
+dlogits = dnorm_logits.copy()
+dlogit_maxes = (-dnorm_logits).sum(1, keepdims=True)
+onehot = np.zeros_like(logits)
+onehot[range(n), logits.argmax(1)] = 1.0
+dlogits += onehot * dlogit_maxes
+dh = dlogits @ W2.T
+dW2 = h.T @ dlogits
+db2 = dlogits.sum(0)
+dhpreact = (1.0 - h**2) * dh
+dbngain = (bnraw * dhpreact).sum(0, keepdims=True)
+dbnbias = dhpreact.sum(0, keepdims=True)
+dbnraw = bngain * dhpreact
+dbndiff = bnvar_inv * dbnraw
+dbnvar_inv = (bndiff * dbnraw).sum(0, keepdims=True)
+dbnvar = (-0.5 * (bnvar + 1e-5) ** -1.5) * dbnvar_inv
+dbndiff2 = (1.0 / (n - 1)) * np.ones_like(bndiff2) * dbnvar
+dbndiff += (2 * bndiff) * dbndiff2
+dhprebn = dbndiff.copy()
+dbnmeani = (-dbndiff).sum(0, keepdims=True)
+dhprebn += 1.0 / n * (np.ones_like(hprebn) * dbnmeani)
+dembcat = dhprebn @ W1.T
+dW1 = embcat.T @ dhprebn
+db1 = dhprebn.sum(0)
+demb = dembcat.reshape(emb.shape)
+dC = np.zeros_like(C)
+for k in range(Xb.shape[0]):
+    for j in range(Xb.shape[1]):
+        dC[Xb[k, j]] += demb[k, j]
+"""
+
+
+def test_a_fully_correct_workbook_in_another_style_passes_every_row(tmp_path):
+    result = check(with_backward(tmp_path, "atomic", LECTURE_STYLE))
+    assert result.status == "pass", result.first_wrong
+    assert [row.gradient.name for row in result.rows] == [g.name for g in get_exercise("atomic").gradients]
+    assert all(row.probe is None or row.probe.approximate for row in result.rows)
+
+
+def test_the_scalar_kata_accepts_numbers_worked_out_by_hand(tmp_path):
+    by_hand = "dL = 1.0\ndd = -2.0\ndf = 4.0\nde = -2.0\ndc = -2.0\nda = 6.0\ndb = -4.0\ndo = 1.0\n"
+    by_hand += "dn = 0.5\ndbias = 0.5\ndx1w1x2w2 = 0.5\ndx1w1 = 0.5\ndx2w2 = 0.5\n"
+    by_hand += "dx1 = -1.5\ndw1 = 1.0\ndx2 = 0.5\ndw2 = 0.0\n"
+    assert check(with_backward(tmp_path, "scalar", by_hand)).status == "pass"
+
+
+# One workbook per catalogued mistake: (exercise, line of the solution, the mistake, gradient, kind, words).
+MISTAKES = [
+    (
+        "atomic",
+        "dbnbias = dhpreact.sum(0, keepdims=True)",
+        "dbnbias = dhpreact.sum(0)",
+        "bnbias",
+        "keepdim",
+        "(64,) but bnbias has shape (1, 64)",
+    ),
+    ("atomic", "db2 = dlogits.sum(0)", "db2 = dlogits", "b2", "missing_sum", "dimension 0"),
+    ("embedding", "demb = dembcat.reshape(emb.shape)", "demb = dembcat", "emb", "reshape", "(32, 3, 10)"),
+    (
+        "atomic",
+        "dcounts += np.broadcast_to(dcounts_sum, counts.shape)",
+        "dcounts = np.broadcast_to(dcounts_sum, counts.shape)",
+        "counts",
+        "missing_accumulation",
+        "through probs",
+    ),
+    (
+        "atomic",
+        "dbnmeani = (-dbndiff).sum(0, keepdims=True)",
+        "dbnmeani = dbndiff.sum(0, keepdims=True)",
+        "bnmeani",
+        "sign",
+        "wrong sign",
+    ),
+    (
+        "atomic",
+        "dbndiff2 = np.broadcast_to(dbnvar * (1 / (n - 1)), bndiff2.shape).copy()",
+        "dbndiff2 = np.broadcast_to(dbnvar * (1 / n), bndiff2.shape).copy()",
+        "bndiff2",
+        "factor",
+        "(n-1)/n",
+    ),
+    ("cross_entropy", "dlogits /= n", "pass", "logits", "factor", "n = 32"),
+    (
+        "atomic",
+        "dW2 = h.T @ dlogits",
+        "dW2 = dlogits.T @ h",
+        "W2",
+        "transposed",
+        "(27, 64) where W2 is (64, 27)",
+    ),
+    (
+        "atomic",
+        "dlogits += np.eye(logits.shape[1], dtype=logits.dtype)[logits.argmax(1)] * dlogit_maxes",
+        "dlogits += (logits == logit_maxes) * dlogit_maxes",
+        "logits",
+        "ties",
+        "every tied maximum",
+    ),
+    ("embedding", "np.add.at(dC, Xb, demb)", "dC[Xb] += demb", "C", "scatter_add", "scatter-add"),
+    ("atomic", "np.add.at(dC, Xb, demb)", "dC[Xb] = demb", "C", "scatter_add", "occurs several times"),
+    (
+        "atomic",
+        "dprobs = dlogprobs / probs",
+        "dprobs = dlogprobs / (probs - probs)",
+        "probs",
+        "nan_inf",
+        "NaN",
+    ),
+    ("scalar", "dd = f * dL  #", "dd = -f * dL  #", "d", "sign", "wrong sign"),
+    (
+        "batchnorm",
+        "dhprebn = (bngain * bnvar_inv / n) *",
+        "dhprebn = (bngain * bnvar_inv) *",
+        "hprebn",
+        "factor",
+        "n = 32",
+    ),
+]
+
+
+@pytest.mark.parametrize(("exercise", "old", "new", "gradient", "kind", "words"), MISTAKES)
+def test_each_planted_mistake_is_found_and_named(tmp_path, exercise, old, new, gradient, kind, words):
+    result = check(planted(tmp_path, exercise, old, new))
+    assert result.status == "fail" and result.exit_code == 1
+    first = result.first_wrong
+    assert first.gradient.name == gradient
+    assert first.diagnosis.kind == kind
+    assert words in first.diagnosis.message
+    assert sum(not row.ok for row in result.rows) == 1  # each line is judged on its own: no knock-on failures
+
+
+def test_mistakes_hidden_by_the_real_data_are_found_by_the_probe(tmp_path):
+    """dlogit_maxes is ~0 on the real batch: a flipped sign there, or a dlogits without the max path, pass
+    the real comparison and fail the probe (random dnorm_logits, tied maxima)."""
+    path = planted(
+        tmp_path,
+        "atomic",
+        "dlogit_maxes = (-dnorm_logits).sum(1, keepdims=True)",
+        "dlogit_maxes = dnorm_logits.sum(1, keepdims=True)",
+    )
+    first = check(path).first_wrong
+    assert (
+        first.gradient.name == "logit_maxes" and first.comparison.approximate and not first.probe.approximate
+    )
+    assert first.diagnosis.kind == "sign" and "passes on the real batch" in first.diagnosis.message
+
+    old = "dlogits += np.eye(logits.shape[1], dtype=logits.dtype)[logits.argmax(1)] * dlogit_maxes"
+    first = check(planted(tmp_path, "atomic", old, "pass")).first_wrong
+    assert first.gradient.name == "logits" and first.comparison.approximate
+    assert first.diagnosis.kind == "missing_accumulation" and "through logit_maxes" in first.diagnosis.message
+
+
+def test_a_new_workbook_is_not_written_yet(tmp_path, capsys):
+    path = tmp_path / "w.py"
+    path.write_text(render_workbook(get_exercise("embedding")))
+    assert main(["kata", "check", str(path)]) == 1
+    out = capsys.readouterr().out
+    line = path.read_text().splitlines().index("demb = ...  # TODO") + 1
+    assert f"demb is not written yet ({path}, line {line})" in out and "0 of 2 gradients right so far" in out
+
+
+def test_the_report_shows_the_line_its_shapes_and_the_mistake(tmp_path, capsys):
+    path = planted(tmp_path, "atomic", "dcounts_sum_inv = (dprobs * counts).sum(1, keepdims=True)", "x = 0\n"
+                   "dcounts_sum_inv = (dprobs * counts).sum(1)")  # fmt: skip
+    assert main(["kata", "check", str(path)]) == 1
+    out = capsys.readouterr().out
+    table, _, diagnosis = out.partition("dcounts_sum_inv is the first wrong gradient")
+    assert "dprobs " in table and "dcounts " not in table  # the table stops at the first wrong gradient
+    assert "| dcounts_sum_inv = (dprobs * counts).sum(1)" in diagnosis
+    assert "dcounts_sum_inv  (32,) float32   <- yours" in diagnosis
+    assert "dprobs           (32, 27) float32" in diagnosis
+    assert "likely mistake (keepdim)" in diagnosis
+    assert "25 of 26 gradients right" in diagnosis
+
+
+def test_hint_nudges_and_solution_shows_one_line(tmp_path, capsys):
+    path = planted(tmp_path, "atomic", "dcounts_sum = dcounts_sum_inv * (-1 * counts_sum**-2)",
+                   "dcounts_sum = dcounts_sum_inv * counts_sum**-2")  # fmt: skip
+    assert main(["kata", "check", str(path), "--hint"]) == 1
+    out = capsys.readouterr().out
+    assert "hint for dcounts_sum: counts_sum_inv = counts_sum**-1: the power rule" in out
+    assert "-1 * counts_sum**-2" not in out  # a nudge, never the answer
+    assert main(["kata", "check", str(path), "--solution", "dcounts_sum"]) == 1
+    out = capsys.readouterr().out
+    answer = out.split("solution for dcounts_sum (the reference solution's lines):\n")[1]
+    assert answer.strip() == "dcounts_sum = dcounts_sum_inv * (-1 * counts_sum**-2)"
+    assert main(["kata", "check", str(path), "--solution", "nonsense"]) == 2
+    assert "has no gradient 'nonsense'" in capsys.readouterr().err
+
+
+def test_json_has_every_row_judged_on_its_own(tmp_path, capsys):
+    path = planted(tmp_path, "atomic", "dprobs = dlogprobs / probs", "dprobs = 2 * dlogprobs / probs")
+    assert main(["kata", "check", str(path), "--json", "--hint"]) == 1
+    record = json.loads(capsys.readouterr().out)
+    assert record["status"] == "fail" and record["first_wrong"] == "dprobs"
+    assert record["passed"] == 25 and record["total"] == 26 and len(record["rows"]) == 26
+    row = record["rows"][1]
+    assert row["name"] == "dprobs" and row["approximate"] is False and row["shape_ok"] is True
+    assert row["diagnosis"]["kind"] == "factor" and row["maxdiff"] > 0 and row["lines"] == [64]
+    assert record["rows"][2]["status"] == "right"  # dcounts_sum_inv was given the right dprobs
+    assert {"name", "exact", "approximate", "maxdiff", "shape_ok", "probe", "shapes"} <= set(row)
+    assert record["hint"].startswith("logprobs = log(probs)")
+
+
+# Broken workbooks: (exercise, line of the solution, replacement, kind, line, words in the message).
+BROKEN = [
+    ("atomic", "dprobs = dlogprobs / probs", "dprobs = dlogprobs / probs)", "syntax", 64, "SyntaxError"),
+    (
+        "atomic",
+        "dprobs = dlogprobs / probs",
+        "dprobs = dlogprobs / probs[:, :3]",
+        "exception",
+        64,
+        "could not be broadcast together with shapes (32,27) (32,3)",
+    ),
+    (
+        "atomic",
+        "dprobs = dlogprobs / probs",
+        "def f(x):\n    return x / probs[:2]\n\n\ndprobs = f(dlogprobs)",
+        "exception",
+        65,
+        "ValueError",
+    ),
+    (
+        "atomic",
+        "dprobs = dlogprobs / probs",
+        "dprobs = dlogprobs / dcounts",
+        "exception",
+        64,
+        "dcounts is computed further down",
+    ),
+    ("atomic", "dprobs = dlogprobs / probs", "pass", "missing_variable", None, "never assigns dprobs"),
+    (
+        "atomic",
+        "loss = -logprobs[np.arange(n), Yb].mean()  # ()  the cross-entropy",
+        "",
+        "missing_variable",
+        None,
+        "loss is not defined",
+    ),
+    ("atomic", "bndiff2 = bndiff**2  #", "bndiff2 = bndiff**3  #", "changed_forward", 43, "bndiff2"),
+    ("scalar", "dd = f * dL  #", "import sys\nsys.exit(0)\ndd = f * dL  #", "exit", 50, "exit()"),
+    ("scalar", 'KATA = "scalar"', 'KATA = "nope"', "not_a_workbook", None, "no exercise 'nope'"),
+]
+
+
+@pytest.mark.parametrize(("exercise", "old", "new", "kind", "line", "words"), BROKEN)
+def test_a_broken_workbook_gives_exit_2_and_the_learners_line(
+    tmp_path, capsys, exercise, old, new, kind, line, words
+):
+    path = planted(tmp_path, exercise, old, new)
+    result = check(path)
+    out = format_report(result)
+    assert result.exit_code == 2
+    assert result.broken.kind == kind and result.broken.line == line and words in result.broken.message
+    if line is not None:
+        assert f"{path}, line {line}: the workbook cannot be checked" in out
+        assert f"{line:>6} | {path.read_text().splitlines()[line - 1]}" in out
+    assert "Traceback" not in out and "ninjagrad/kata" not in out
+
+
+def test_an_endless_loop_is_stopped_at_its_line(tmp_path, capsys):
+    path = planted(
+        tmp_path, "atomic", "dbnraw = dhpreact * bngain", "dbnraw = dhpreact * bngain\nwhile True:\n    pass"
+    )
+    assert main(["kata", "check", str(path), "--timeout", "1"]) == 2
+    out = capsys.readouterr().out
+    assert "(timeout)" in out and "did not finish within 1 s" in out and "while True:" in out
+    assert "Traceback" not in out
+
+
+def test_what_the_learners_file_does_cannot_change_the_verdict(tmp_path):
+    """The comparison happens in the checker's process: patching NumPy in the workbook changes nothing."""
+    cheat = "np.allclose = np.array_equal = lambda *a, **k: True\nprint('patched')\n"
+    cheat += "dprobs = 3 * dlogprobs / probs"
+    path = planted(tmp_path, "atomic", "dprobs = dlogprobs / probs", cheat)
+    result = check(path)
+    assert result.first_wrong.gradient.name == "probs" and "patched" in result.output
+
+
+def test_python_workbook_runs_the_check(tmp_path):
+    path = tmp_path / "scalar.py"
+    path.write_text(solved("scalar").replace("dc = dd\n", "dc = 2 * dd\n"))
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "dc is the first wrong gradient" in done.stdout and "likely mistake (factor)" in done.stdout
+
+
+def test_an_unreadable_file_is_a_user_error(tmp_path, capsys):
+    assert main(["kata", "check", str(tmp_path / "missing.py")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "latin1.py").write_bytes(b"KATA = '\xe9'\n")
+    assert main(["kata", "check", str(tmp_path / "latin1.py")]) == 2
+    assert "not UTF-8" in capsys.readouterr().err

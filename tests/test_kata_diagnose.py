@@ -1,0 +1,149 @@
+"""The catalogue of mistakes, detector by detector, on small arrays built for each case. No subprocess.
+
+(tests/test_kata_check.py plants each mistake in a real workbook and checks it end to end.)
+"""
+
+import numpy as np
+import pytest
+
+from ninjagrad.kata.diagnose import Context, Contribution, diagnose
+from ninjagrad.kata.exercises import Gradient
+
+rng = np.random.default_rng(0)
+
+
+def context(name="x", **kwargs):
+    gradient = Gradient(
+        name, "hint", ties_in=kwargs.pop("ties_in", None), scatter=kwargs.pop("scatter", None)
+    )
+    return Context(gradient, kwargs.pop("namespace", {}), constants={"n": 32}, **kwargs)
+
+
+def kind(mine, ref, ctx=None):
+    return diagnose(np.asarray(mine), np.asarray(ref), ctx or context()).kind
+
+
+def test_a_dropped_keepdim_is_named_even_though_the_shapes_broadcast():
+    ref = rng.standard_normal((1, 64))
+    assert kind(ref.reshape(64), ref) == "keepdim"
+    ref = rng.standard_normal((32, 1))
+    assert kind(ref.reshape(32), ref) == "keepdim"
+
+
+def test_right_numbers_in_another_shape_need_a_reshape():
+    ref = rng.standard_normal((32, 3, 10))
+    assert kind(ref.reshape(32, 30), ref) == "reshape"
+
+
+def test_a_missing_sum_over_a_broadcast_dimension():
+    upstream = rng.standard_normal((32, 27))
+    assert kind(upstream, upstream.sum(0)) == "missing_sum"  # db2 = dlogits
+    assert kind(upstream, upstream.sum(0, keepdims=True)) == "missing_sum"  # dbnbias = dhpreact
+    message = diagnose(upstream, upstream.sum(0), context("b2")).message
+    assert "dimension 0" in message and "32 times" in message
+
+
+def test_a_transposed_matrix_gradient():
+    ref = rng.standard_normal((64, 27))
+    assert kind(ref.T, ref) == "transposed"
+    square = rng.standard_normal((5, 5))
+    assert kind(square.T, square) == "transposed"
+
+
+def test_any_other_shape_is_a_wrong_shape():
+    assert kind(rng.standard_normal((1, 27)), rng.standard_normal((32, 1))) == "wrong_shape"
+    assert kind(rng.standard_normal((3,)), rng.standard_normal((4,))) == "wrong_shape"
+
+
+def test_one_path_alone_is_a_missing_accumulation():
+    a, b = rng.standard_normal((32, 27)), rng.standard_normal((32, 1))
+    ctx = context("counts", contributions=(Contribution("probs", a), Contribution("counts_sum", b)))
+    assert kind(a, a + b, ctx) == "missing_accumulation"
+    found = diagnose(np.broadcast_to(b, (32, 27)), a + b, ctx)  # the second `=` overwrote the first
+    assert found.kind == "missing_accumulation" and "add the one through probs" in found.message
+
+
+def test_a_flipped_sign():
+    ref = rng.standard_normal((32, 27))
+    assert kind(-ref, ref) == "sign"
+    assert kind(-2.0, 2.0) == "sign"
+
+
+@pytest.mark.parametrize(
+    ("factor", "label"),
+    [
+        (32.0, "n = 32"),
+        (1 / 32, "1/n"),
+        (31 / 32, "(n-1)/n"),
+        (32 / 31, "n/(n-1)"),
+        (2.0, "2 = 2"),
+        (-0.5, "-1/2"),
+    ],
+)
+def test_a_named_constant_factor(factor, label):
+    ref = rng.standard_normal((32, 64)).astype(np.float32)
+    found = diagnose((factor * ref).astype(np.float32), ref, context())
+    assert found.kind == "factor" and label in found.message
+
+
+def test_an_unnamed_constant_factor_is_still_a_factor_but_not_for_a_single_number():
+    ref = rng.standard_normal((4, 4))
+    found = diagnose(1.7 * ref, ref, context())
+    assert found.kind == "factor" and "1.7" in found.message
+    assert kind(1.7 * 3.0, 3.0) == "wrong_values"  # any two numbers differ by some factor
+
+
+def test_a_gradient_sent_to_every_tied_maximum():
+    x = rng.standard_normal((6, 5))
+    x[::2, 3] = x[::2].max(1)  # ties in rows 0, 2, 4
+    upstream = rng.standard_normal((6, 1))
+    maxima = (x == x.max(1, keepdims=True)).astype(float)
+    first = np.eye(5)[x.argmax(1)]
+    ctx = context("logits", ties_in="x", namespace={"x": x})
+    assert kind(maxima * upstream, first * upstream, ctx) == "ties"
+    wrong_elsewhere = maxima * upstream
+    wrong_elsewhere[1, 0] += 1.0  # a row without a tie is wrong too: not (only) a tie mistake
+    assert kind(wrong_elsewhere, first * upstream, ctx) != "ties"
+
+
+def test_an_embedding_gradient_that_loses_repeated_indices():
+    Xb = np.array([[0, 1, 1], [2, 0, 3]])
+    demb = rng.standard_normal((2, 3, 4))
+    right = np.zeros((5, 4))
+    np.add.at(right, Xb, demb)
+    lost = np.zeros((5, 4))
+    lost[Xb] += demb  # buffered: the last of each repeated index wins
+    ctx = context("C", scatter=("Xb", "demb"), namespace={"Xb": Xb})
+    found = diagnose(lost, right, ctx)
+    assert found.kind == "scatter_add" and "row 0" in found.message and "2 times" in found.message
+
+
+def test_nan_and_inf_are_named_first():
+    ref = rng.standard_normal((3, 3))
+    mine = ref.copy()
+    mine[1, 2] = np.inf
+    mine[0, 0] = np.nan
+    found = diagnose(mine, ref, context())
+    assert found.kind == "nan_inf" and "1 NaN and 1 infinite" in found.message and "(0, 0)" in found.message
+
+
+def test_anything_else_is_wrong_values_and_does_not_reveal_the_answer():
+    ref = np.array([0.25, -1.5, 3.0])
+    mine = np.array([0.25, 7.0, 3.0])
+    found = diagnose(mine, ref, context())
+    assert found.kind == "wrong_values" and "1 of its 3 entries" in found.message and "(1,)" in found.message
+    assert "-1.5" not in found.message
+    assert "0.25" in diagnose(np.float64(0.25), np.float64(-1.5), context()).message  # yours, not the answer
+
+
+def test_detectors_do_not_fire_on_unrelated_mistakes():
+    ref = rng.standard_normal((32, 27))
+    noise = ref + rng.standard_normal((32, 27))
+    ctx = context(
+        "logits",
+        ties_in="x",
+        scatter=None,
+        namespace={"x": rng.standard_normal((32, 27))},
+        contributions=(Contribution("a", ref / 2), Contribution("b", ref / 2)),
+    )
+    assert kind(noise, ref, ctx) == "wrong_values"
