@@ -172,8 +172,8 @@ def test_sample_errors_exit_2(tmp_path, capsys):
 
 # --- interruptions, in a real subprocess ----------------------------------------------------------------
 
-RUN = TrainConfig(steps=30_000, n_embd=4, n_hidden=24, save_every=100, seed=3)
-RUN_FLAGS = ["--steps", "30000", "--embd", "4", "--hidden", "24", "--save-every", "100", "--seed", "3"]
+RUN = TrainConfig(steps=8000, n_embd=4, n_hidden=24, save_every=100, seed=3)
+RUN_FLAGS = ["--steps", "8000", "--embd", "4", "--hidden", "24", "--save-every", "100", "--seed", "3"]
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +211,7 @@ def test_ctrl_c_saves_prints_the_resume_command_and_exits_130(tmp_path, uninterr
     assert "Traceback" not in err
     stopped = load_checkpoint(out_dir / "model.npz")
     assert 0 < stopped.step < RUN.steps and not stopped.finished
-    assert f"interrupted at step {stopped.step:,} of 30,000" in out
+    assert f"interrupted at step {stopped.step:,} of 8,000" in out
 
     command = out.splitlines()[-1].strip()
     argv = shlex.split(command)

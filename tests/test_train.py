@@ -150,11 +150,15 @@ class InterruptAt(TrainStep):
         return loss
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(names):
+    return train(SMALL, names)
+
+
 @pytest.mark.parametrize("interrupt_after", [1, 333, 640, 1199])
 def test_ctrl_c_saves_a_checkpoint_and_resume_ends_exactly_where_an_uninterrupted_run_ends(
-    names, tmp_path, monkeypatch, interrupt_after
+    names, tmp_path, monkeypatch, interrupt_after, uninterrupted
 ):
-    uninterrupted = train(SMALL, names)
 
     InterruptAt.calls_before_interrupt = interrupt_after
     monkeypatch.setattr(train_module, "TrainStep", InterruptAt)
