@@ -328,9 +328,11 @@ def test_an_endless_loop_is_stopped_at_its_line(tmp_path, capsys):
     path = planted(
         tmp_path, "atomic", "dbnraw = dhpreact * bngain", "dbnraw = dhpreact * bngain\nwhile True:\n    pass"
     )
-    assert main(["kata", "check", str(path), "--timeout", "1"]) == 2
+    assert main(["kata", "check", str(path), "--timeout", "1.5"]) == 2
     out = capsys.readouterr().out
-    assert "(timeout)" in out and "did not finish within 1 s" in out and "while True:" in out
+    line = path.read_text().splitlines().index("while True:") + 1
+    assert f"line {line}: the workbook cannot be checked (timeout)" in out
+    assert "did not finish within 1.5 s" in out and f"{line:>6} | while True:" in out
     assert "Traceback" not in out
 
 

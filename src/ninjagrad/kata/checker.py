@@ -44,7 +44,7 @@ from ninjagrad.kata.diagnose import (
 )
 from ninjagrad.kata.exercises import Exercise, Gradient, get_exercise
 from ninjagrad.kata.runner import NAMESPACE_NAME
-from ninjagrad.kata.workbook import Workbook, WorkbookError, parse_workbook, read_kata_name
+from ninjagrad.kata.workbook import Statement, Workbook, WorkbookError, parse_workbook, read_kata_name
 
 DEFAULT_TIMEOUT = 10.0  # seconds for the learner's whole file: its lines take milliseconds, a loop never ends
 GRACE = 10.0  # extra seconds before the runner process itself is killed (its own limit should fire first)
@@ -190,30 +190,37 @@ def build_reference(exercise: Exercise) -> Reference:
     forward: dict[str, Any] = {"__name__": NAMESPACE_NAME}
     for statement in solution.statements:
         if not statement.gradients:
-            exec(compile(ast.Module([statement.node], []), solution.path, "exec"), forward)
+            _run(statement, solution, forward)
     gradients = {name: np.asarray(value) for name, value in exercise.autograd(forward).items()}
-    reference = Reference(forward, gradients, solution, {}, {})
-    main = reference.namespace()
-    for gradient in exercise.gradients:
-        reference.contributions[gradient.name] = _contributions(solution, gradient, main, exercise)
-    if exercise.probe is not None:
-        rng = np.random.default_rng(exercise.probe.seed)
-        float64 = {key: _float64(value) for key, value in main.items()}
-        overrides = exercise.probe.build(float64, rng)
-        for name in exercise.probe.gradients:
-            gradient = exercise.gradient(name)
-            namespace = float64 | overrides
-            after = dict(namespace)
-            for statement in solution.statements_of(name):
-                exec(compile(ast.Module([statement.node], []), solution.path, "exec"), after)
-            contributions = _contributions(solution, gradient, namespace, exercise)
-            reference.probes[name] = ProbeCase(
-                dict(overrides), after[gradient.variable], namespace, contributions
-            )
-            overrides = overrides | {
-                gradient.variable: after[gradient.variable]
-            }  # for the probed lines below
-    return reference
+    main = forward | {"d" + name: value for name, value in gradients.items()}
+    contributions = {g.name: _contributions(solution, g, main, exercise) for g in exercise.gradients}
+    probes = _probe_cases(exercise, solution, main) if exercise.probe is not None else {}
+    return Reference(forward, gradients, solution, contributions, probes)
+
+
+def _probe_cases(exercise: Exercise, solution: Workbook, main: dict[str, Any]) -> dict[str, ProbeCase]:
+    """Run the solution's probed lines in float64 on the probe's values, each on the ones above's results."""
+    rng = np.random.default_rng(exercise.probe.seed)
+    float64 = {key: _float64(value) for key, value in main.items()}
+    overrides = exercise.probe.build(float64, rng)
+    cases = {}
+    for name in exercise.probe.gradients:
+        gradient = exercise.gradient(name)
+        namespace = float64 | overrides
+        after = dict(namespace)
+        for statement in solution.statements_of(name):
+            _run(statement, solution, after)
+        contributions = _contributions(solution, gradient, namespace, exercise)
+        cases[name] = ProbeCase(dict(overrides), after[gradient.variable], namespace, contributions)
+        overrides = overrides | {
+            gradient.variable: after[gradient.variable]
+        }  # what the lines below are given
+    return cases
+
+
+def _run(statement: Statement, solution: Workbook, namespace: dict[str, Any]) -> None:
+    """Run one of ninjagrad's own solution lines (never a learner's: those run in the runner's process)."""
+    exec(compile(ast.Module([statement.node], []), solution.path, "exec"), namespace)
 
 
 def _contributions(
@@ -290,20 +297,18 @@ def _judge(
     workbook: Workbook,
     exercise: Exercise,
 ) -> RowResult:
+    """One gradient's verdict: compared with autograd, and (if probed) with the probe's expected values."""
     info = description["rows"][gradient.name]
     lines = workbook.line_numbers(gradient.name)
     shapes = info["shapes"]
     if info["state"] == "not_written":
         placeholder = next(s.first_line for s in workbook.statements_of(gradient.name) if s.placeholder)
         return RowResult(
-            gradient, lines, "not_written", None, diagnosis=not_written(gradient, placeholder), shapes=shapes
+            gradient, lines, "not_written", None, None, not_written(gradient, placeholder), shapes
         )
-    if info["state"] == "missing":
-        return RowResult(gradient, lines, "wrong", None, diagnosis=not_assigned(gradient), shapes=shapes)
-    if info["state"] == "not_an_array":
-        return RowResult(
-            gradient, lines, "wrong", None, diagnosis=not_an_array(gradient, info["type"]), shapes=shapes
-        )
+    if info["state"] != "value":
+        found = not_assigned(gradient) if info["state"] == "missing" else not_an_array(gradient, info["type"])
+        return RowResult(gradient, lines, "wrong", None, None, found, shapes)
 
     constants = {"n": reference.forward[exercise.batch_size]} if exercise.batch_size else {}
     mine = arrays[f"learner/{gradient.name}"]
@@ -314,29 +319,43 @@ def _judge(
         context = Context(gradient, reference.namespace(), reference.contributions[gradient.name], constants)
         diagnosis = diagnose(mine, expected, context)
     probe = None
-    case = reference.probes.get(gradient.name)
-    if case is not None:
-        probe_info = description["probes"].get(gradient.name, {})
-        if probe_info.get("state") == "value":
-            probe_mine = arrays[f"probe/{gradient.name}"]
-            probe = compare(f"{gradient.variable} (probe)", probe_mine, case.expected, show=False)
-            if diagnosis is None and not probe.approximate:
-                context = Context(gradient, case.namespace, case.contributions, constants)
-                found = diagnose(probe_mine, case.expected, context)
-                diagnosis = Diagnosis(
-                    found.kind,
-                    f"{gradient.variable} passes on the real batch, but {exercise.probe.reason}. Run again "
-                    f"with {exercise.probe.description} (the probe row), it is wrong: {found.message}",
-                )
-        elif diagnosis is None:
-            error = probe_info.get("error", {})
-            diagnosis = Diagnosis(
-                "probe_error",
-                f"{gradient.variable}'s lines failed when run again with other upstream values "
-                f"({exercise.probe.description}): {error.get('exception')}: {error.get('message')}",
-            )
+    if gradient.name in reference.probes:
+        probe, probe_diagnosis = _judge_probe(gradient, description, arrays, reference, exercise, constants)
+        diagnosis = diagnosis or probe_diagnosis
     status = "right" if diagnosis is None else "wrong"
     return RowResult(gradient, lines, status, comparison, probe, diagnosis, shapes)
+
+
+def _judge_probe(
+    gradient: Gradient,
+    description: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    reference: Reference,
+    exercise: Exercise,
+    constants: dict[str, float],
+) -> tuple[Comparison | None, Diagnosis | None]:
+    """The second opinion on a probed gradient: its lines run again on the probe's values."""
+    case = reference.probes[gradient.name]
+    info = description["probes"].get(gradient.name, {"state": "not_written"})
+    if info["state"] == "not_written":
+        return None, None
+    if info["state"] != "value":  # an exception, or no array at all, on the probe's values
+        error = info.get("error", {"exception": "no array", "message": info.get("type", "nothing assigned")})
+        return None, Diagnosis(
+            "probe_error",
+            f"{gradient.variable}'s lines failed when run again with {exercise.probe.description}: "
+            f"{error['exception']}: {error['message']}",
+        )
+    mine = arrays[f"probe/{gradient.name}"]
+    comparison = compare(f"{gradient.variable} (probe)", mine, case.expected, show=False)
+    if comparison.approximate:
+        return comparison, None
+    found = diagnose(mine, case.expected, Context(gradient, case.namespace, case.contributions, constants))
+    return comparison, Diagnosis(
+        found.kind,
+        f"{gradient.variable} passes on the real batch, but {exercise.probe.reason}. Run again with "
+        f"{exercise.probe.description} (the probe row), it is wrong: {found.message}",
+    )
 
 
 def _check_forward(
@@ -393,12 +412,7 @@ def _learner_error(error: dict[str, Any], workbook: Workbook, exercise: Exercise
             message += " (this line still has a `...` in it)"
     gradients = error["gradients"]
     return Broken(
-        error["kind"],
-        message,
-        error["line"],
-        workbook.text(error["line"]),
-        error["shapes"],
-        gradients[0] if gradients else None,
+        error["kind"], message, error["line"], shapes=error["shapes"], gradient=next(iter(gradients), None)
     )
 
 

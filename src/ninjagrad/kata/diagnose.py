@@ -143,19 +143,14 @@ def wrong_shape(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | 
     if mine.shape == ref.shape:
         return None
     g = ctx.gradient
-    silently = (
-        _broadcasts_to(ref.shape, np.broadcast_shapes(ref.shape, mine.shape))
+    hidden = (
+        " (broadcasting lets the two combine without an error, so it goes unnoticed)"
         if _compatible(mine, ref)
-        else False
-    )
-    note = (
-        " (broadcasting would let the two combine without an error, which is how this goes unnoticed)"
-        if silently
         else ""
     )
     return Diagnosis(
         "wrong_shape",
-        f"{g.variable} has shape {_shape(mine)} but {g.name} has shape {_shape(ref)}{note}: a gradient "
+        f"{g.variable} has shape {_shape(mine)} but {g.name} has shape {_shape(ref)}{hidden}: a gradient "
         "always has exactly the shape of its variable. Check which dimension each sum runs over.",
     )
 

@@ -212,7 +212,7 @@ _MATMUL = (
 )
 _LOOKUP = (
     "emb = C[Xb] copies row Xb[i, j] of C to position (i, j): each copy sends its gradient back to that row, "
-    "and a character used several times collects all of them (indexed += keeps only one)"
+    "and a character used several times collects all of them (indexed += keeps only one)."
 )
 _BROADCAST = "a (1, 64) input used by every row collects the gradient of every row: sum over the batch"
 

@@ -131,7 +131,7 @@ def _format_wrong(row: RowResult, result: KataResult) -> str:
     where = f", line {row.lines[0]}" if row.lines else ""
     parts = [f"{row.gradient.variable} is the first wrong gradient ({result.path}{where}):"]
     parts += _source_lines(result, row.lines)
-    parts += _shape_lines(row.shapes, mine=row.gradient.variable)
+    parts += _shape_lines(row.shapes, mine=row.gradient.variable, lines=len(row.lines))
     if row.diagnosis is not None:
         parts.append(_wrapped(f"likely mistake ({row.diagnosis.kind}): {row.diagnosis.message}", indent="  "))
     return "\n".join(parts)
@@ -167,12 +167,12 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
-def _shape_lines(shapes: dict[str, str], mine: str | None = None) -> list[str]:
+def _shape_lines(shapes: dict[str, str], mine: str | None = None, lines: int = 1) -> list[str]:
     if not shapes:
         return []
     width = max(len(name) for name in shapes)
-    lines = ["  the variables on this line:"]
+    out = [f"  the variables on {'this line' if lines == 1 else 'these lines'}:"]
     for name, shape in shapes.items():
         note = "   <- yours" if name == mine else ""
-        lines.append(f"    {name:<{width}}  {shape}{note}")
-    return lines
+        out.append(f"    {name:<{width}}  {shape}{note}")
+    return out

@@ -11,7 +11,7 @@ values the checker chose. It compares nothing: the values go back to the checker
 a JSON description (shapes of the variables on each gradient's lines, and any error with its line).
 
 A learner's exception stops the run and is reported with the learner's line; an endless loop is stopped by
-``faulthandler`` after the time limit, which writes where it was (the checker reads the line from that dump).
+``faulthandler`` when the time limit is up, and it writes where it was (the checker reads the line there).
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ import json
 import sys
 import types
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
-from ninjagrad.kata.exercises import get_exercise
+from ninjagrad.kata.exercises import Exercise, get_exercise
 from ninjagrad.kata.workbook import Statement, Workbook, parse_workbook
 
 NAMESPACE_NAME = "__kata__"  # the workbook's __name__ here: its `if __name__ == "__main__":` check is skipped
@@ -36,16 +36,17 @@ NAMESPACE_NAME = "__kata__"  # the workbook's __name__ here: its `if __name__ ==
 def main(argv: list[str]) -> int:
     request = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     with open(request["dump"], "w", encoding="utf-8") as dump:
-        # After the time limit: write every thread's stack (with the learner's line) to `dump` and exit.
-        faulthandler.dump_traceback_later(request["timeout"], exit=True, file=dump)
-        description, arrays = run(request)
-        faulthandler.cancel_dump_traceback_later()
+        description, arrays = run(request, dump)
     np.savez(request["result"], description=np.array(json.dumps(description)), **arrays)
     return 0
 
 
-def run(request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Run the workbook; return its description (JSON-ready) and the arrays (learner and forward values)."""
+def run(request: dict[str, Any], dump: TextIO) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Run the workbook; return its description (JSON-ready) and the arrays (learner and forward values).
+
+    The time limit counts from the learner's first line: when it is up, ``faulthandler`` writes every
+    thread's stack (the learner's line among them) to ``dump`` and ends the process.
+    """
     path = request["workbook"]
     exercise = get_exercise(request["exercise"])
     workbook = parse_workbook(Path(path).read_text(encoding="utf-8"), path, exercise)
@@ -53,47 +54,72 @@ def run(request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]
         reference = {key: stored[key] for key in stored.files}
     sys.path.insert(0, str(Path(path).resolve().parent))  # the learner's own modules, as with `python FILE`
     sys.argv = [path]
-
-    namespace: dict[str, Any] = {"__name__": NAMESPACE_NAME, "__file__": path, "__builtins__": builtins}
-    arrays: dict[str, np.ndarray] = {}
     description: dict[str, Any] = {"rows": {}, "probes": {}, "forward": {}, "error": None}
-    last = {
-        g.name: max(i for i, s in enumerate(workbook.statements) if g.name in s.gradients)
-        for g in exercise.gradients
-    }
-    backward_start = next(i for i, s in enumerate(workbook.statements) if s.gradients)
+    arrays: dict[str, np.ndarray] = {}
+    faulthandler.dump_traceback_later(request["timeout"], exit=True, file=dump)
+    namespace = _run_in_order(workbook, exercise, reference, request["forward"], description, arrays)
+    if description["error"] is None:
+        for name in request["probes"]:
+            _run_probe(name, workbook, namespace, reference, description, arrays)
+    faulthandler.cancel_dump_traceback_later()
+    return description, arrays
 
-    for index, statement in enumerate(workbook.statements):
+
+def _run_in_order(
+    workbook: Workbook,
+    exercise: Exercise,
+    reference: dict[str, np.ndarray],
+    forward: list[str],
+    description: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+) -> dict[str, Any]:
+    """The main run: top to bottom, each gradient replaced by the reference right after its last statement."""
+    namespace: dict[str, Any] = {
+        "__name__": NAMESPACE_NAME,
+        "__file__": workbook.path,
+        "__builtins__": builtins,
+    }
+    statements = workbook.statements
+    last = {
+        g.name: max(i for i, s in enumerate(statements) if g.name in s.gradients) for g in exercise.gradients
+    }
+    backward_start = next(i for i, s in enumerate(statements) if s.gradients)
+    for index, statement in enumerate(statements):
         if index == backward_start:
-            _record_forward(request["forward"], namespace, description, arrays)
-        if all(workbook.is_written(name) for name in statement.gradients):
-            error = _execute(statement, workbook, namespace)
-            if error is not None:
-                description["error"] = error
-                return description, arrays
+            _record_forward(forward, namespace, description, arrays)
+        if all(workbook.is_written(name) for name in statement.gradients):  # `dX = ...` lines are skipped
+            description["error"] = _execute(statement, workbook, namespace)
+            if description["error"] is not None:
+                break
         for name in statement.gradients:
             if last[name] == index:
                 description["rows"][name] = _capture(name, workbook, namespace, f"learner/{name}", arrays)
                 namespace["d" + name] = _fresh(reference[f"gradient/{name}"])
+    return namespace
 
-    for name in request["probes"]:
-        if not workbook.is_written(name):
-            continue
-        probe_namespace = {key: _float64_copy(value) for key, value in namespace.items()}
-        prefix = f"probe/{name}/"
-        probe_namespace |= {
-            key[len(prefix) :]: _fresh(reference[key]) for key in reference if key.startswith(prefix)
-        }
-        error = None
-        for statement in workbook.statements_of(name):
-            error = _execute(statement, workbook, probe_namespace)
-            if error is not None:
-                break
+
+def _run_probe(
+    name: str,
+    workbook: Workbook,
+    namespace: dict[str, Any],
+    reference: dict[str, np.ndarray],
+    description: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+) -> None:
+    """Run d<name>'s statements again, in a float64 copy of the namespace with the probe's values put in."""
+    if not workbook.is_written(name):
+        return
+    probe_namespace = {key: _float64_copy(value) for key, value in namespace.items()}
+    prefix = f"probe/{name}/"
+    probe_namespace |= {
+        key[len(prefix) :]: _fresh(reference[key]) for key in reference if key.startswith(prefix)
+    }
+    for statement in workbook.statements_of(name):
+        error = _execute(statement, workbook, probe_namespace)
         if error is not None:
             description["probes"][name] = {"state": "error", "error": error}
-        else:
-            description["probes"][name] = _capture(name, workbook, probe_namespace, f"probe/{name}", arrays)
-    return description, arrays
+            return
+    description["probes"][name] = _capture(name, workbook, probe_namespace, f"probe/{name}", arrays)
 
 
 def _execute(statement: Statement, workbook: Workbook, namespace: dict[str, Any]) -> dict[str, Any] | None:
