@@ -467,11 +467,9 @@ def _run_learner(
             lines = [
                 int(m.group(1)) for m in re.finditer(rf'File "{re.escape(str(path))}", line (\d+)', dump)
             ]
-            return Broken(
-                "timeout",
-                f"the file did not finish within {timeout:g} s: stopped at this line (an endless loop?)",
-                lines[0] if lines else None,
-            )
+            where = ": stopped at this line" if lines else ""
+            message = f"the file did not finish within {timeout:g} s{where} (an endless loop?)"
+            return Broken("timeout", message, lines[0] if lines else None)
         tail = "\n".join(done.stderr.strip().splitlines()[-15:])
         return Broken("crashed", f"the file's process ended with exit code {done.returncode}:\n{tail}")
 
