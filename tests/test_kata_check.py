@@ -195,8 +195,8 @@ def test_each_planted_mistake_is_found_and_named(tmp_path, exercise, old, new, g
 
 
 def test_mistakes_hidden_by_the_real_data_are_found_by_the_probe(tmp_path):
-    """dlogit_maxes is ~0 on the real batch: a flipped sign there, or a dlogits without the max path, pass
-    the real comparison and fail the probe (random dnorm_logits, tied maxima)."""
+    """dlogit_maxes and db1 are ~0 on the real batch: a flipped sign there, or a dlogits without the max
+    path, pass the real comparison and fail the probe (random upstream gradients, tied maxima)."""
     path = planted(
         tmp_path,
         "atomic",
@@ -213,6 +213,12 @@ def test_mistakes_hidden_by_the_real_data_are_found_by_the_probe(tmp_path):
     first = check(planted(tmp_path, "atomic", old, "pass")).first_wrong
     assert first.gradient.name == "logits" and first.comparison.approximate
     assert first.diagnosis.kind == "missing_accumulation" and "through logit_maxes" in first.diagnosis.message
+
+    first = check(
+        planted(tmp_path, "atomic", "db1 = dhprebn.sum(0)", "db1 = np.zeros(64, np.float32)")
+    ).first_wrong
+    assert first.gradient.name == "b1" and first.comparison.approximate and not first.probe.approximate
+    assert "BatchNorm subtracts the batch mean" in first.diagnosis.message
 
 
 def test_a_new_workbook_is_not_written_yet(tmp_path, capsys):

@@ -136,6 +136,11 @@ def test_anything_else_is_wrong_values_and_does_not_reveal_the_answer():
     assert "0.25" in diagnose(np.float64(0.25), np.float64(-1.5), context()).message  # yours, not the answer
 
 
+def test_an_all_zero_gradient_is_called_that_not_a_factor_of_zero():
+    found = diagnose(np.zeros((2, 3)), rng.standard_normal((2, 3)), context())
+    assert found.kind == "wrong_values" and "zero everywhere" in found.message
+
+
 def test_detectors_do_not_fire_on_unrelated_mistakes():
     ref = rng.standard_normal((32, 27))
     noise = ref + rng.standard_normal((32, 27))

@@ -194,7 +194,7 @@ def build_reference(exercise: Exercise) -> Reference:
     gradients = {name: np.asarray(value) for name, value in exercise.autograd(forward).items()}
     main = forward | {"d" + name: value for name, value in gradients.items()}
     contributions = {g.name: _contributions(solution, g, main, exercise) for g in exercise.gradients}
-    probes = _probe_cases(exercise, solution, main) if exercise.probe is not None else {}
+    probes = _probe_cases(exercise, solution, main) if exercise.probed else {}
     return Reference(forward, gradients, solution, contributions, probes)
 
 
@@ -204,14 +204,13 @@ def _probe_cases(exercise: Exercise, solution: Workbook, main: dict[str, Any]) -
     float64 = {key: _float64(value) for key, value in main.items()}
     overrides = exercise.probe.build(float64, rng)
     cases = {}
-    for name in exercise.probe.gradients:
-        gradient = exercise.gradient(name)
+    for gradient in exercise.probed:
         namespace = float64 | overrides
         after = dict(namespace)
-        for statement in solution.statements_of(name):
+        for statement in solution.statements_of(gradient.name):
             _run(statement, solution, after)
         contributions = _contributions(solution, gradient, namespace, exercise)
-        cases[name] = ProbeCase(dict(overrides), after[gradient.variable], namespace, contributions)
+        cases[gradient.name] = ProbeCase(dict(overrides), after[gradient.variable], namespace, contributions)
         overrides = overrides | {
             gradient.variable: after[gradient.variable]
         }  # what the lines below are given
@@ -353,7 +352,7 @@ def _judge_probe(
     found = diagnose(mine, case.expected, Context(gradient, case.namespace, case.contributions, constants))
     return comparison, Diagnosis(
         found.kind,
-        f"{gradient.variable} passes on the real batch, but {exercise.probe.reason}. Run again with "
+        f"{gradient.variable} passes on the real batch, but {gradient.hidden}. Run again with "
         f"{exercise.probe.description} (the probe row), it is wrong: {found.message}",
     )
 

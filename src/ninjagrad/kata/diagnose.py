@@ -235,11 +235,9 @@ def constant_factor(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosi
         return None
     k = float(np.sum(mine.astype(np.float64) * ref)) / energy  # the least-squares factor: mine ≈ k * ref
     scale = float(np.abs(mine).max())
-    if (
-        not np.isfinite(k)
-        or abs(k - 1) < 1e-4
-        or not np.allclose(mine, k * ref, rtol=1e-4, atol=1e-4 * scale)
-    ):
+    if scale == 0 or not np.isfinite(k) or abs(k - 1) < 1e-4:  # all zeros is not "a factor of 0"
+        return None
+    if not np.allclose(mine, k * ref, rtol=1e-4, atol=1e-4 * scale):
         return None
     g = ctx.gradient
     for label, value, reason in _named_factors(ctx.constants):
@@ -266,6 +264,12 @@ def wrong_values(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis:
             "wrong_values",
             f"{g.variable} = {mine.item():.6g} is not the derivative: check the local derivative of the line "
             f"that uses {g.name}, and that you multiplied it by the gradient arriving from above.",
+        )
+    if not mine.any():
+        return Diagnosis(
+            "wrong_values",
+            f"{g.variable} is zero everywhere, and the right gradient is not: some gradient flows back to "
+            f"{g.name} from each line that uses it.",
         )
     where = tuple(int(i) for i in np.argwhere(wrong)[0])
     return Diagnosis(

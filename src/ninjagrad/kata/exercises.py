@@ -29,6 +29,7 @@ class Gradient:
     hint: str  # which local derivative applies, without the answer (`kata check --hint`)
     ties_in: str | None = None  # the variable whose row maxima route this gradient (the max's tie rule)
     scatter: tuple[str, str] | None = None  # (indices, upstream gradient) when this is an embedding table's
+    hidden: str | None = None  # why the real data hides mistakes in this line: then the probe runs it again
 
     @property
     def variable(self) -> str:
@@ -38,17 +39,15 @@ class Gradient:
 
 @dataclass(frozen=True)
 class Probe:
-    """A second run of some lines with other upstream values, where the real ones would hide a mistake.
+    """A second run of the lines whose real upstream gradient would hide a mistake (``Gradient.hidden``).
 
     ``build(namespace, rng)`` gets the reference namespace in float64 and returns the values to put in place
     of some of its entries (random upstream gradients, forward values with ties). The probed lines then run
-    in that namespace, in order, each seeing the reference solution's values for the probed lines above it.
+    in that namespace, in backward order, each seeing the reference solution's values for those above it.
     """
 
-    gradients: tuple[str, ...]  # the rows it re-runs, in backward order
     build: Callable[[Mapping[str, Any], np.random.Generator], dict[str, np.ndarray]]
     description: str  # what is different in the second run, for the report
-    reason: str  # why the real values are not enough, for the report
     seed: int = 0  # the random upstream values are the same on every check
 
 
@@ -63,6 +62,11 @@ class Exercise:
     autograd: Callable[[Mapping[str, Any]], dict[str, np.ndarray]]  # forward namespace -> gradient by name
     batch_size: str | None = None  # the variable holding n, so a factor of 1/n or n/(n-1) can be named
     probe: Probe | None = None  # see Probe; None when the real upstream gradients show every mistake
+
+    @property
+    def probed(self) -> tuple[Gradient, ...]:
+        """The gradients the probe runs again, in backward order."""
+        return tuple(g for g in self.gradients if g.hidden) if self.probe else ()
 
     def gradient(self, name: str) -> Gradient:
         """The row for ``name``, given as the forward variable (``probs``) or the learner's (``dprobs``)."""
@@ -148,15 +152,16 @@ def _embedding_autograd(ns: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The probe of the atomic exercise. In the real data dlogit_maxes is ~1e-10: the loss does not depend on the
-# shift by the row maximum, so the gradient that flows through it cancels. Any line for dlogit_maxes that
-# gives ~0, and any dlogits that ignores the max path or routes it to the wrong place, would pass. So both
-# lines also run with a random dnorm_logits (whose rows do not cancel) and with logits that have two equal
-# maxima in every other row, where "one index per row" and "every tied maximum" differ.
+# The probe of the atomic exercise. Two reference gradients are ~0 on the real batch, because the loss does
+# not depend on their variables: logit_maxes (shifting a row of logits changes no probability) and b1
+# (BatchNorm subtracts the batch mean, bias included). Any line that gives ~0 there passes, and so does a
+# dlogits that ignores the max path or routes it to the wrong place. So those lines run again, with random
+# upstream gradients (dnorm_logits, dhprebn) and with logits that have two equal maxima in about every
+# other row, where "one index per row" and "every tied maximum" differ.
 
 
-def _tied_maxima_probe(ns: Mapping[str, Any], rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The tie goes to a column right of each row's maximum, so the first maximum (autograd's pick, and any
+def _atomic_probe(ns: Mapping[str, Any], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Each tie goes to a column right of its row's maximum, so the first maximum (autograd's pick, and any
     one-hot a learner built from the real logits) stays where it was."""
     logits = np.array(ns["logits"], dtype=np.float64)  # (n, 27)
     rows = np.arange(0, logits.shape[0], 2)
@@ -170,6 +175,7 @@ def _tied_maxima_probe(ns: Mapping[str, Any], rng: np.random.Generator) -> dict[
         "logit_maxes": logit_maxes,
         "norm_logits": logits - logit_maxes,
         "dnorm_logits": rng.standard_normal(logits.shape),
+        "dhprebn": rng.standard_normal(np.shape(ns["hprebn"])),
     }
 
 
@@ -250,12 +256,20 @@ ATOMIC = Exercise(
             "logit_maxes",
             "norm_logits = logits - logit_maxes, with logit_maxes (n, 1) stretched across the row: the local "
             "derivative is -1, summed over the row. (It comes out ~0: the shift changes no probability.)",
+            hidden=(
+                "dlogit_maxes is ~0 there (shifting a row by its maximum changes no probability), so any "
+                "line that gives ~0 would pass"
+            ),
         ),
         Gradient(
             "logits",
             "logits is used twice: in norm_logits (local derivative 1) and in logit_maxes = logits.max(1), "
             "which passes its gradient to one position per row, where the maximum was.",
             ties_in="logits",
+            hidden=(
+                "the max path carries dlogit_maxes, ~0 there, so a line that drops it or sends it to the "
+                "wrong place would pass"
+            ),
         ),
         Gradient("h", f"logits = h @ W2 + b2: {_MATMUL}."),
         Gradient("W2", f"logits = h @ W2 + b2: {_MATMUL}; dW2 has W2's shape (64, 27)."),
@@ -296,7 +310,14 @@ ATOMIC = Exercise(
         ),
         Gradient("embcat", f"hprebn = embcat @ W1 + b1: {_MATMUL}."),
         Gradient("W1", f"hprebn = embcat @ W1 + b1: {_MATMUL}; dW1 has W1's shape (30, 64)."),
-        Gradient("b1", "b1 (64,) is added to every row: a broadcast input sums the gradient over the batch."),
+        Gradient(
+            "b1",
+            "b1 (64,) is added to every row: a broadcast input sums the gradient over the batch.",
+            hidden=(
+                "db1 is ~0 there (BatchNorm subtracts the batch mean, so b1 cannot change the loss), so any "
+                "line that gives ~0 would pass"
+            ),
+        ),
         Gradient(
             "emb", "embcat = emb.reshape(n, -1) only rearranges the numbers: rearrange the gradient back."
         ),
@@ -308,13 +329,8 @@ ATOMIC = Exercise(
     ),
     autograd=_atomic_autograd,
     probe=Probe(
-        gradients=("logit_maxes", "logits"),
-        build=_tied_maxima_probe,
-        description="a random dnorm_logits, and logits with two equal maxima in about every other row",
-        reason=(
-            "there dlogit_maxes is ~0 (shifting a row by its maximum changes no probability), which hides "
-            "any mistake on the max path"
-        ),
+        build=_atomic_probe,
+        description="random upstream gradients, and logits with two equal maxima in about every other row",
     ),
 )
 
