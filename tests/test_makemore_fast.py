@@ -33,11 +33,11 @@ def test_one_step_matches_the_atomic_chain(config):
     expected_loss, grads, updated = atomic_sgd_step(params, Xs[0], Ys[0], 0.1)
     assert loss == pytest.approx(expected_loss, rel=1e-6)
     for name in PARAM_NAMES:
-        assert step.grads[name].shape == grads[name].shape
-        # float32 and different but equivalent float operations (fused formulas, sums as BLAS products), so
-        # close, not equal. atol covers db1: zero in exact arithmetic (BatchNorm removes the mean b1 adds),
-        # rounding noise of ~1e-9 on both sides.
-        np.testing.assert_allclose(step.grads[name], grads[name], rtol=1e-4, atol=1e-7, err_msg=name)
+        # The step keeps lr * gradient (the SGD update) per parameter. float32 and different but equivalent
+        # float operations (fused formulas, sums as BLAS products), so close, not equal. atol covers db1:
+        # zero in exact arithmetic (BatchNorm removes the mean b1 adds), rounding noise ~1e-9 on both sides.
+        assert step.updates[name].shape == grads[name].shape
+        np.testing.assert_allclose(step.updates[name] / 0.1, grads[name], rtol=1e-4, atol=1e-7, err_msg=name)
         np.testing.assert_allclose(step.params[name], updated[name], rtol=1e-6, atol=1e-7, err_msg=name)
 
 
@@ -59,7 +59,7 @@ def test_small_batch_with_repeated_characters():
     step = TrainStep(config, params, batch_size=3)
     step(Xb, Ys[0], lr=0.5)
     _, grads, updated = atomic_sgd_step(params, Xb, Ys[0], 0.5)
-    np.testing.assert_allclose(step.grads["C"], grads["C"], rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(step.updates["C"] / 0.5, grads["C"], rtol=1e-4, atol=1e-7)
     for name in PARAM_NAMES:
         np.testing.assert_allclose(step.params[name], updated[name], rtol=1e-5, atol=1e-6, err_msg=name)
 
