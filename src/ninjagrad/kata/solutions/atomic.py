@@ -7,12 +7,13 @@ per line, each variable's shape in the comment beside it (n = 32 examples, 64 hi
 Write the backward pass: for every variable x, dx = the gradient of `loss` with respect to x, with exactly
 x's shape. Work from the bottom up, in the order of the TODO lines. Each line applies one local derivative to
 a gradient you already have; a variable used in two places collects both contributions (`dx += ...`).
-The arrays are NumPy's: `x.sum(0, keepdims=True)`, `x.T`, `a @ b`, `np.zeros_like(x)`, `np.add.at(...)`.
+The arrays are NumPy's: `x.sum(0, keepdims=True)`, `x.T`, `a @ b`, `np.zeros_like(x)`, `x.reshape(...)`.
 
 Check your lines as you go (`python THIS_FILE` does the same):
 
-    ninjagrad kata check THIS_FILE             the table, and what is wrong with the first wrong line
-    ninjagrad kata check THIS_FILE --hint      a nudge for that line
+    ninjagrad kata check THIS_FILE                     the table, and what is wrong with the first wrong line
+    ninjagrad kata check THIS_FILE --hint              a nudge for that line
+    ninjagrad kata check THIS_FILE --solution dprobs   the answer for one line (a spoiler)
 
 Each line is checked on its own, fed the right upstream gradients, so a wrong line does not spoil the ones
 below it.

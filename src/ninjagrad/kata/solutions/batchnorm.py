@@ -10,8 +10,9 @@ Work the sum of the three out on paper; the result is one line.
 
 Check your lines as you go (`python THIS_FILE` does the same):
 
-    ninjagrad kata check THIS_FILE             the table, and what is wrong with the first wrong line
-    ninjagrad kata check THIS_FILE --hint      a nudge
+    ninjagrad kata check THIS_FILE                     the table, and what is wrong with the first wrong line
+    ninjagrad kata check THIS_FILE --hint              a nudge
+    ninjagrad kata check THIS_FILE --solution dhprebn  the answer for one line (a spoiler)
 """
 
 from ninjagrad.kata import exercise_data

@@ -7,8 +7,9 @@ classes). Work it out on paper for one row first; it is short.
 
 Check your lines as you go (`python THIS_FILE` does the same):
 
-    ninjagrad kata check THIS_FILE             the table, and what is wrong with the first wrong line
-    ninjagrad kata check THIS_FILE --hint      a nudge
+    ninjagrad kata check THIS_FILE                     the table, and what is wrong with the first wrong line
+    ninjagrad kata check THIS_FILE --hint              a nudge
+    ninjagrad kata check THIS_FILE --solution dlogits  the answer for one line (a spoiler)
 """
 
 import numpy as np

@@ -7,8 +7,9 @@ used many times, and every use sends gradient back to it.
 
 Check your lines as you go (`python THIS_FILE` does the same):
 
-    ninjagrad kata check THIS_FILE             the table, and what is wrong with the first wrong line
-    ninjagrad kata check THIS_FILE --hint      a nudge for that line
+    ninjagrad kata check THIS_FILE                     the table, and what is wrong with the first wrong line
+    ninjagrad kata check THIS_FILE --hint              a nudge for that line
+    ninjagrad kata check THIS_FILE --solution demb     the answer for one line (a spoiler)
 """
 
 import numpy as np

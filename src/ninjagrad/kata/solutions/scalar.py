@@ -10,8 +10,9 @@ out on paper are fine, and so are expressions of the forward variables (`dd = f 
 
 Check your lines as you go (`python THIS_FILE` does the same):
 
-    ninjagrad kata check THIS_FILE             the table, and what is wrong with the first wrong line
-    ninjagrad kata check THIS_FILE --hint      a nudge for that line
+    ninjagrad kata check THIS_FILE                     the table, and what is wrong with the first wrong line
+    ninjagrad kata check THIS_FILE --hint              a nudge for that line
+    ninjagrad kata check THIS_FILE --solution dd       the answer for one line (a spoiler)
 """
 
 import math
