@@ -197,6 +197,11 @@ def test_new_with_a_bad_name_or_directory_is_a_clear_error(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_a_time_limit_must_be_positive(tmp_path, capsys):
+    assert main(["kata", "check", str(tmp_path / "w.py"), "--timeout", "0"]) == 2
+    assert "--timeout must be a positive number of seconds, got 0.0" in capsys.readouterr().err
+
+
 def test_list_shows_every_exercise(capsys):
     assert main(["kata", "list"]) == 0
     out = capsys.readouterr().out

@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--json", action="store_true", help="print the records as JSON (every row, each judged)"
     )
     check.add_argument(
-        "--timeout", type=float, default=10.0, metavar="S", help="seconds the workbook may run (default: 10)"
+        "--timeout", type=float, metavar="S", help="seconds the workbook's lines may run (default: 10)"
     )
 
 
@@ -72,8 +72,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ninjagrad.kata.report import check_file
 
-    if not args.timeout > 0:
-        raise UserError(f"--timeout must be a positive number of seconds, got {args.timeout}")
-    return check_file(
-        args.file, hint=args.hint, solution=args.solution, as_json=args.json, timeout=args.timeout
-    )
+    options = {"hint": args.hint, "solution": args.solution, "as_json": args.json}
+    if args.timeout is not None:
+        if not args.timeout > 0:
+            raise UserError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+        options["timeout"] = args.timeout
+    return check_file(args.file, **options)
