@@ -103,25 +103,27 @@ def calibrate_batchnorm(
     """BatchNorm's mean and variance over all of ``X``: the fixed statistics used after training.
 
     The variance is the unbiased one (divided by N - 1), the estimate training normalises with, so that
-    inference sees the same scale the network learned on. Two passes in float64 (the mean first, then the
-    squared deviations from it) keep the estimate accurate over 180,000 rows; ``X`` is read in chunks of
-    ``chunk_size`` rows so memory stays bounded whatever its length. Returns float32 ``(bnmean, bnvar)``, each
-    of shape (1, n_hidden).
+    inference sees the scale the network learned on. ``X`` is read in chunks of ``chunk_size`` rows so memory
+    stays bounded whatever its length; each chunk's mean and sum of squared deviations, in float64, are merged
+    into the running ones with the pairwise update of Chan, Golub & LeVeque (1979), which one pass computes
+    as accurately as two. Returns float32 ``(bnmean, bnvar)``, each of shape (1, n_hidden).
     """
     _check_contexts(params, X)
     if len(X) < 2:
         raise UserError(f"BatchNorm calibration needs at least 2 examples for a variance, got {len(X)}")
     n_hidden = params["W1"].shape[1]
-    total = np.zeros(n_hidden, dtype=np.float64)
+    count, mean, squares = 0, np.zeros(n_hidden), np.zeros(n_hidden)  # float64: rows, mean, sum of sq. dev.
     for rows in _chunks(len(X), chunk_size):
-        total += _hprebn(params, X[rows]).sum(axis=0, dtype=np.float64)
-    bnmean = total / len(X)  # (n_hidden,)
-    squares = np.zeros(n_hidden, dtype=np.float64)
-    for rows in _chunks(len(X), chunk_size):
-        deviation = _hprebn(params, X[rows]) - bnmean  # (chunk, n_hidden), float64
-        squares += (deviation * deviation).sum(axis=0)
-    bnvar = squares / (len(X) - 1)  # Bessel's correction, as in training
-    return bnmean.astype(np.float32).reshape(1, -1), bnvar.astype(np.float32).reshape(1, -1)
+        hprebn = _hprebn(params, X[rows]).astype(np.float64)  # (chunk, n_hidden)
+        chunk_count, chunk_mean = len(hprebn), hprebn.mean(axis=0)
+        chunk_squares = ((hprebn - chunk_mean) ** 2).sum(axis=0)
+        delta = chunk_mean - mean
+        total = count + chunk_count
+        mean = mean + delta * (chunk_count / total)
+        squares = squares + chunk_squares + delta**2 * (count * chunk_count / total)
+        count = total
+    bnvar = squares / (count - 1)  # Bessel's correction, as in training
+    return mean.astype(np.float32).reshape(1, -1), bnvar.astype(np.float32).reshape(1, -1)
 
 
 def inference_logits(
@@ -140,9 +142,10 @@ def inference_logits(
     time so the hidden activations never take more than a few megabytes.
     """
     _check_contexts(params, X)
+    W, b = _fold_batchnorm(params, bnmean, bnvar, eps)
     logits = np.empty((len(X), params["W2"].shape[1]), dtype=np.float32)  # (N, vocab_size)
     for rows in _chunks(len(X), chunk_size):
-        logits[rows] = _logits_fixed_bn(params, bnmean, bnvar, X[rows], eps)
+        logits[rows] = _logits(params, W, b, X[rows])
     return logits
 
 
@@ -168,9 +171,10 @@ def split_loss(
         raise UserError(f"targets shape {Y.shape} does not match contexts shape {X.shape}; need one per row")
     if len(X) == 0:
         raise UserError("cannot compute the loss of an empty split; the split needs at least one example")
+    W, b = _fold_batchnorm(params, bnmean, bnvar, eps)
     total = 0.0
     for rows in _chunks(len(X), chunk_size):
-        logits = _logits_fixed_bn(params, bnmean, bnvar, X[rows], eps)  # (chunk, vocab_size)
+        logits = _logits(params, W, b, X[rows])  # (chunk, vocab_size)
         shifted = logits - logits.max(axis=1, keepdims=True)
         logprobs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         total -= float(logprobs[np.arange(len(logprobs)), Y[rows]].sum(dtype=np.float64))
@@ -183,10 +187,20 @@ def _hprebn(params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
     return emb.reshape(len(X), -1) @ params["W1"] + params["b1"]
 
 
-def _logits_fixed_bn(params, bnmean, bnvar, X, eps):
-    hprebn = _hprebn(params, X)  # (m, n_hidden)
-    hpreact = params["bngain"] * (hprebn - bnmean) * (bnvar + eps) ** -0.5 + params["bnbias"]
-    h = np.tanh(hpreact)  # (m, n_hidden)
+def _fold_batchnorm(params, bnmean, bnvar, eps) -> tuple[np.ndarray, np.ndarray]:
+    """The first layer with the fixed BatchNorm folded into it, for inference.
+
+    With fixed statistics BatchNorm is a per-unit affine map, and an affine map after a linear layer is a
+    linear layer: ``x @ W + b == bngain * (x @ W1 + b1 - bnmean) / sqrt(bnvar + eps) + bnbias``. One product
+    then replaces five passes over the (rows, n_hidden) activations.
+    """
+    scale = params["bngain"] * (bnvar + eps) ** -0.5  # (1, n_hidden)
+    return params["W1"] * scale, (params["b1"] - bnmean) * scale + params["bnbias"]
+
+
+def _logits(params, W, b, X):
+    """Logits of the rows of X through the folded first layer ``W``, ``b``, the tanh and the output layer."""
+    h = np.tanh(params["C"][X].reshape(len(X), -1) @ W + b)  # (m, n_hidden)
     return h @ params["W2"] + params["b2"]  # (m, vocab_size)
 
 
