@@ -10,6 +10,10 @@ the same form, with the same operands in the same order, as the matching rule of
 (``ninjagrad.tensor.ops``), so the two compute identical float operations and agree bit for bit in float32
 (:func:`reference_gradients` runs the engine). Where a variable feeds two later lines, its gradient collects
 both contributions with ``+=`` (the multivariate chain rule).
+
+The reference side is :func:`autograd_chain`: the same forward lines written once with PyTorch's names, so
+they run unchanged on ninjagrad's ``Tensor`` and on ``torch.Tensor`` (an :class:`AutogradBackend` says how to
+make each library's tensors). ``ninjagrad check`` prints the comparison as the lecture's table.
 """
 
 from __future__ import annotations
