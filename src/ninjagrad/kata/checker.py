@@ -146,6 +146,7 @@ class KataResult:
             "first_wrong": None if first is None else first.gradient.variable,
             "rows": [row.as_dict() for row in self.rows],
             "broken": None if self.broken is None else self.broken.as_dict(),
+            "output": self.output,
         }
 
 

@@ -39,7 +39,6 @@ def check_file(
     result = check(path, timeout=timeout)
     if as_json:
         record = result.as_dict()
-        record["output"] = result.output
         target = _target_row(result)
         if hint and target is not None:
             record["hint"] = result.exercise.gradient(target).hint
