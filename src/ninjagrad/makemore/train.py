@@ -45,6 +45,7 @@ CHUNK_STEPS = 1000  # steps whose batch indices are drawn, and examples gathered
 REPORT_EVERY = 500  # steps between updates of the progress bar's loss
 INIT_STREAM, BATCH_STREAM, SAMPLE_STREAM = 0, 1, 2  # seed (seed, stream, ...) keeps the streams apart
 BATCH_SCHEME = {"generator": "numpy PCG64 seeded with (seed, 1, chunk)", "chunk_steps": CHUNK_STEPS}
+EVAL_CHUNK_ROWS = 2048  # examples per pass when evaluating: keeps the peak memory of a full run < 100 MB
 METRICS_FILE, LOSS_PLOT = "metrics.json", "loss.png"
 
 
@@ -199,9 +200,11 @@ def train(
 
 def _evaluate(result: TrainResult, data: Dataset, num_samples: int) -> None:
     """Calibrate BatchNorm over the training split, then measure every split and draw samples."""
-    result.bnmean, result.bnvar = calibrate_batchnorm(result.params, data.train.X)
+    result.bnmean, result.bnvar = calibrate_batchnorm(result.params, data.train.X, chunk_size=EVAL_CHUNK_ROWS)
     result.losses = {
-        name: split_loss(result.params, result.bnmean, result.bnvar, examples.X, examples.Y)
+        name: split_loss(
+            result.params, result.bnmean, result.bnvar, examples.X, examples.Y, chunk_size=EVAL_CHUNK_ROWS
+        )
         for name, examples in data.splits().items()
     }
     rng = np.random.default_rng((result.config.seed, SAMPLE_STREAM))
