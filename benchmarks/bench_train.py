@@ -221,7 +221,7 @@ def main() -> None:
     )
     print(f"  wall time {run['seconds']:.1f} s, peak RSS {run['peak_rss_mb']:.1f} MB")
     loop = f"{metrics.get('seconds')} s = {metrics.get('us_per_step')} us/step"
-    print(f"  training loop {loop} (its own timing); losses {metrics.get('loss')}")
+    print(f"  training loop {loop} (its own timing); losses {metrics.get('losses')}")
     rss = f"<= {GOAL_RSS_MB:.0f} MB {verdict(run['peak_rss_mb'] <= GOAL_RSS_MB)}"
     if full_steps == 200_000:
         print(f"  goals: <= {GOAL_SECONDS:.0f} s {verdict(run['seconds'] <= GOAL_SECONDS)}; {rss}")
