@@ -12,7 +12,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from ninjagrad.scalar import GRADIENT_RULES, Value, linear
+from ninjagrad.scalar import GRADIENT_RULES, Value, linear, sum_values
 from scalar_reference import finite_difference_grads, ninjagrad_result, same, torch_result
 
 # name -> (the function, shared by ninjagrad, PyTorch and finite differences; the points to check it at).
@@ -102,6 +102,11 @@ EDGES = [
     ("10 ** 1000 overflows", lambda a, b: a**b, (10.0, 1000.0)),
     ("(-10) ** 1001 overflows to -inf", lambda a, b: a**b, (-10.0, 1001.0)),
     ("1 ** inf", lambda a, b: a**b, (1.0, INF)),
+    # An infinite upstream gradient (log(log(1)) = log(0)): PyTorch masks the base gradient of x ** 0 to 0
+    # after multiplying by it, but the exponent gradient at x = 0 before (so inf * 0 = nan there).
+    ("0 ** 0 (Value exponent), inf upstream", lambda a, b: (a**b).log().log(), (0.0, 0.0)),
+    ("2 ** 0 (Value exponent), inf upstream", lambda a, b: (a**b).log().log(), (2.0, 0.0)),
+    ("0 ** 0 (number exponent), inf upstream", lambda a: (a**0).log().log(), (0.0,)),
     ("relu(0)", lambda a: a.relu(), (0.0,)),
     ("relu(nan)", lambda a: a.relu(), (NAN,)),
 ]
@@ -128,6 +133,9 @@ def test_edge_values_are_the_documented_ones():
     assert math.isnan((Value(-8.0) ** (1 / 3)).data)  # Python's (-8.0) ** (1/3) is a complex number
     assert (Value(1.0) / 0.0).data == INF and (Value(-1.0) / 0.0).data == -INF
     assert math.isnan((Value(0.0) / 0.0).data)
+    # The documented difference: C's pow at -0.0 (PyTorch's sqrt path gives -0.0 and -inf).
+    assert math.copysign(1.0, (Value(-0.0) ** 0.5).data) == 1.0
+    assert (Value(-0.0) ** -0.5).data == INF
 
 
 # ---- the README example and the lecture neuron (DESIGN.md §2; the numbers are facts, not our output) -----
@@ -239,7 +247,8 @@ def test_parents_are_a_tuple_in_argument_order_and_ops_are_named():
 
 def test_every_op_has_a_registered_rule_and_rules_work_alone():
     a, b = Value(2.0), Value(3.0)
-    nodes = [a + b, a * b, a**2, a**b, a.exp(), a.log(), a.tanh(), a.sigmoid(), a.relu(), linear([a], [b], a)]
+    nodes = [a + b, a * b, a / b, a**2, a**b, a.exp(), a.log(), a.tanh(), a.sigmoid(), a.relu()]
+    nodes += [linear([a], [b], a), sum_values([a, b])]
     assert {node._op for node in nodes} == set(GRADIENT_RULES)
     # A rule needs nothing but the output node: d(a*b)/da = b, d(a*b)/db = a.
     x, y = Value(2.0), Value(3.0)
@@ -310,6 +319,28 @@ def test_linear_takes_plain_numbers_as_inputs_and_checks_lengths():
     assert linear(w, [4.0, 5.0], b).data == 1.0 + 8.0 + 15.0
     with pytest.raises(ValueError, match="2 weights and 3 inputs"):
         linear(w, [1.0, 2.0, 3.0], b)
+
+
+def test_sum_values_matches_the_chain_of_additions_exactly():
+    """Tolerance: none. The same additions in the same order, and every term's gradient is out.grad."""
+    terms = [0.1, 0.7, -0.3, 1e-17, 2.5]
+
+    def build(fused: bool):
+        x = [Value(v) for v in terms]
+        inputs = [*x, x[1]]  # x1 is used twice
+        out = sum_values(inputs) if fused else sum(inputs, Value(0.0))
+        (out * out).backward()
+        return out.data, [v.grad for v in x]
+
+    assert build(fused=True) == build(fused=False)
+
+
+def test_sum_values_takes_numbers_and_an_empty_list():
+    a = Value(2.0)
+    total = sum_values([a, 3.0, a])
+    total.backward()
+    assert (total.data, a.grad) == (7.0, 2.0)
+    assert sum_values([]).data == 0.0
 
 
 # ---- bad input ----------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ Pure Python: no NumPy inside ``Value``, and importing this package imports neith
 matplotlib.
 """
 
-from ninjagrad.scalar.engine import GRADIENT_RULES, Value, linear
+from ninjagrad.scalar.engine import GRADIENT_RULES, Value, linear, sum_values
 from ninjagrad.scalar.nn import (
     MLP,
     SGD,
@@ -30,4 +30,5 @@ __all__ = [
     "linear",
     "max_margin_loss",
     "mse_loss",
+    "sum_values",
 ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from ninjagrad.scalar.engine import Value, linear
+from ninjagrad.scalar.engine import Value, linear, sum_values
 
 
 def make_rng(seed: int | None = None, rng: random.Random | None = None) -> random.Random:
@@ -159,7 +159,7 @@ class SGD:
 def _mean(values: Sequence[Value]) -> Value:
     if not values:
         raise ValueError("cannot average an empty list of losses; pass at least one prediction")
-    return sum(values, Value(0.0)) * (1.0 / len(values))
+    return sum_values(values) * (1.0 / len(values))
 
 
 def _check_lengths(predictions: Sequence[Value], targets: Sequence[float]) -> None:
@@ -209,4 +209,4 @@ def binary_cross_entropy(logits: Sequence[Value], labels: Sequence[float]) -> Va
 
 def l2_penalty(params: Sequence[Value], alpha: float) -> Value:
     """alpha * Σ p²: weight decay, which keeps the weights (and the decision boundary) smooth."""
-    return alpha * sum((p * p for p in params), Value(0.0))
+    return alpha * sum_values([p * p for p in params])
