@@ -1,0 +1,59 @@
+"""Train micrograd's moons demo: MLP(2, [16, 16, 1]) separates two interleaving half moons.
+
+100 noisy points, full-batch SGD on mean(relu(1 - y*score)) + 1e-4 * sum(p^2), learning rate
+1.0 - 0.9*k/steps. Prints the final loss and accuracy and writes DIR/decision_boundary.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ninjagrad.errors import UserError
+
+HELP = "train the micrograd moons demo (scalar autograd) and plot its decision boundary"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-o", "--out", required=True, metavar="DIR", help="directory for decision_boundary.png"
+    )
+    parser.add_argument("--steps", type=int, default=100, help="full-batch SGD steps (default: 100)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the data and the weights (default: 0)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ninjagrad.scalar.moons import MoonsConfig, numpy_scores, train_moons
+    from ninjagrad.viz.boundary import plot_decision_boundary
+
+    if args.steps < 1:
+        raise UserError(f"--steps must be at least 1, got {args.steps}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"-o {str(out)!r} is a file, not a directory; pass a directory name")
+    out.mkdir(parents=True, exist_ok=True)
+
+    config = MoonsConfig(steps=args.steps, seed=args.seed)
+    with tqdm(total=config.steps, desc="moons", unit="step") as bar:
+
+        def show(step: int, loss: float, accuracy: float) -> None:
+            bar.set_postfix(loss=f"{loss:.4f}", accuracy=f"{accuracy:.0%}", refresh=False)
+            bar.update()
+
+        result = train_moons(config, on_step=show)
+
+    n_params = len(result.model.parameters())
+    print(f"MLP(2, {[*config.hidden, 1]}): {n_params} parameters, {config.steps} steps, seed {config.seed}")
+    print(f"loss at the last step: {result.losses[-1]:.6f}")
+    print(f"final loss: {result.final_loss:.6f}   final accuracy: {result.final_accuracy:.0%}")
+    path = plot_decision_boundary(
+        lambda points: numpy_scores(result.model, points),
+        result.X,
+        result.y,
+        out / "decision_boundary.png",
+        title=f"moons: accuracy {result.final_accuracy:.0%} after {config.steps} steps",
+    )
+    print(f"wrote {path}")
+    return 0
