@@ -83,6 +83,12 @@ def test_draw_dot_is_a_graphviz_digraph():
     assert isinstance(draw_dot(lecture_neuron()), graphviz.Digraph)
 
 
+@needs_dot
+def test_jupyter_display_hook_renders_svg():
+    bundle = draw_dot(lecture_neuron())._repr_mimebundle_()
+    assert "image/svg+xml" in bundle and "<svg" in bundle["image/svg+xml"]
+
+
 # ---- tensors (any node with array data) ----------------------------------------------------------------
 
 

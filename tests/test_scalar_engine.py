@@ -7,6 +7,8 @@ op is checked at several points, including the awkward ones (0, negative bases, 
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -377,3 +379,12 @@ def test_any_real_number_is_accepted_and_stored_as_float():
 def test_repr_shows_data_grad_and_label():
     assert repr(Value(2.0)) == "Value(data=2.0, grad=0.0)"
     assert repr(Value(2.0, "x")) == "Value(data=2.0, grad=0.0, label='x')"
+
+
+def test_importing_the_scalar_engine_pulls_in_no_heavy_or_reference_library():
+    code = (
+        "import sys, ninjagrad.scalar, ninjagrad.nn; "
+        "print(sorted(m for m in ('torch', 'micrograd', 'matplotlib') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -46,7 +46,8 @@ def readme_expression() -> tuple[Value, list[Value]]:
     f = e**2
     g = f / 2.0
     g += 10.0 / f
-    g.label = "g"
+    for value, name in ((c, "c"), (d, "d"), (e, "e"), (f, "f"), (g, "g")):
+        value.label = name  # the final c and d: += made new nodes, the earlier ones stay unlabelled
     return g, [a, b]
 
 
