@@ -170,6 +170,19 @@ def test_lecture_neuron():
     assert [round(v.grad, 4) for v in (x1, w1, x2, w2)] == [-1.5, 1.0, 0.5, 0.0]
 
 
+def test_lecture_neuron_backpropagated_by_hand_node_by_node():
+    x1, x2, w1, w2 = Value(2.0), Value(0.0), Value(-3.0), Value(1.0)
+    b = Value(6.8813735870195432)
+    x1w1, x2w2 = x1 * w1, x2 * w2
+    s = x1w1 + x2w2
+    n = s + b
+    o = n.tanh()
+    o.grad = 1.0
+    for node in (o, n, s, x2w2, x1w1):  # reverse topological order, written out
+        node._backward()
+    assert [round(v.grad, 4) for v in (x1, w1, x2, w2, b)] == [-1.5, 1.0, 0.5, 0.0, 0.5]
+
+
 # ---- the graph walk -------------------------------------------------------------------------------------
 
 

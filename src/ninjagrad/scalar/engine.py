@@ -90,6 +90,11 @@ class Value:
             if node._prev:
                 GRADIENT_RULES[node._op](node)
 
+    def _backward(self) -> None:
+        """Apply this node's gradient rule once, by hand, as the lecture does before writing backward()."""
+        if self._prev:
+            GRADIENT_RULES[self._op](self)
+
     # ---- addition and multiplication --------------------------------------------------------------------
 
     def __add__(self, other: Value | float) -> Value:
