@@ -46,7 +46,6 @@ def run(args: argparse.Namespace) -> int:
 
     n_params = len(result.model.parameters())
     print(f"MLP(2, {[*config.hidden, 1]}): {n_params} parameters, {config.steps} steps, seed {config.seed}")
-    print(f"loss at the last step: {result.losses[-1]:.6f}")
     print(f"final loss: {result.final_loss:.6f}   final accuracy: {result.final_accuracy:.0%}")
     path = plot_decision_boundary(
         lambda points: numpy_scores(result.model, points),
