@@ -254,7 +254,8 @@ def linear(weights: Sequence[Value], inputs: Sequence[Value | float], bias: Valu
     """``bias + w0*x0 + w1*x1 + ...`` as ONE node with 2n + 1 parents: ``(w0.., x0.., bias)``.
 
     Why fuse: built from primitives, a neuron with n inputs makes 2n nodes, and the graph walk, not the
-    arithmetic, dominates the time. One node per neuron makes the moons demo's graph ~10x smaller.
+    arithmetic, dominates the time. One node per neuron (with ``sum_values``) shrinks the moons demo's
+    graph from 65,818 nodes per step (micrograd) to 8,081.
 
     The sum is taken in exactly the order the composite ``bias + w0*x0 + w1*x1 + ...`` would take it, so
     the forward value is bit-identical to the composite, and every gradient (x_i for w_i, w_i for x_i,
@@ -290,7 +291,7 @@ def sum_values(values: Iterable[Value | float]) -> Value:
     Why fuse: Python's ``sum(values)`` builds a chain as deep as the list is long. The moons loss sums
     100 hinge terms and 337 squared weights; as chains, every term's edge to its far-away addition made
     graphviz's ``dot`` lay out ~95,000 virtual nodes, and a one-point loss graph took over two minutes
-    to draw. As one node each, it draws in seconds (and backward has ~870 fewer nodes per step).
+    to draw. As one node each, it draws in seconds (and backward has 435 fewer nodes per step).
 
     The terms are added left to right starting from 0.0, exactly as ``sum(values, Value(0.0))`` would,
     so the result is bit-identical to the chain, and so is every gradient (each term receives the
