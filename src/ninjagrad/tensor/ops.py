@@ -20,8 +20,8 @@ gradient.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from math import prod
 from typing import Any
 
 import numpy as np
@@ -68,9 +68,9 @@ def broadcast_error(op: str, a: np.ndarray, b: np.ndarray) -> ValueError:
 def reduced_size(shape: tuple[int, ...], dim: int | tuple[int, ...] | None) -> int:
     """How many elements a reduction over ``dim`` combines into each output element."""
     if dim is None:
-        return prod(shape)
+        return math.prod(shape)
     dims = (dim,) if isinstance(dim, int) else dim
-    return prod(shape[d] for d in dims)
+    return math.prod(shape[d] for d in dims)
 
 
 def expand_reduced(dout: np.ndarray, shape: tuple[int, ...], dim, keepdim: bool) -> np.ndarray:
@@ -342,8 +342,8 @@ def mean_backward(saved, dout):
 def var(x, dim, keepdim, correction):
     n = reduced_size(x.shape, dim)
     centered = x - x.sum(axis=dim, keepdims=True) / n
-    with np.errstate(divide="ignore", invalid="ignore"):  # n - correction = 0 gives NaN/inf, as PyTorch
-        y = (centered**2).sum(axis=dim, keepdims=keepdim) / (n - correction)
+    # With n - correction <= 0 this is 0/0 = NaN, and NumPy warns, as PyTorch does.
+    y = (centered**2).sum(axis=dim, keepdims=keepdim) / (n - correction)
     return y, (centered, dim, keepdim, n - correction)
 
 
@@ -351,8 +351,10 @@ def var(x, dim, keepdim, correction):
 def var_backward(saved, dout):
     """With dof = n - correction (n - 1 for the unbiased variance): dx = (2 / dof) * dout * (x - mean)."""
     centered, dim, keepdim, dof = saved
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return ((2 / dof) * expand_reduced(dout, centered.shape, dim, keepdim) * centered,)
+    if dim is not None and not keepdim:
+        dout = np.expand_dims(dout, dim)  # broadcasting against `centered` then copies it along dim
+    scale = 2 / dof if dof > 0 else math.inf  # too few numbers: 0 * inf gives NaN, as in PyTorch
+    return (scale * dout * centered,)
 
 
 @forward("max")

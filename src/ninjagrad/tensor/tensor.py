@@ -209,6 +209,7 @@ class Tensor:
                     f"backward(): grad shape {grad.shape} != tensor shape {self.shape}; pass a gradient "
                     f"of the tensor's own shape"
                 )
+        rules = ops.BACKWARD
         grads = {self: grad}  # gradients still being accumulated, by node
         for node in reversed(topological_order(self)):
             dnode = grads.pop(node, None)
@@ -224,18 +225,18 @@ class Tensor:
                 continue
             if node._retains_grad:
                 node._accumulate_grad(dnode)
-            dinputs = ops.BACKWARD[node._op](node._saved, dnode)
+            dinputs = rules[node._op](node._saved, dnode)
             for parent, dparent in zip(node._prev, dinputs, strict=True):
                 if not parent._requires_grad:
                     continue
-                if dparent.dtype != parent.data.dtype:  # e.g. a float32 input of a float64 op
-                    dparent = dparent.astype(parent.data.dtype)
-                grads[parent] = grads[parent] + dparent if parent in grads else dparent
+                earlier = grads.get(parent)
+                grads[parent] = dparent if earlier is None else earlier + dparent
             if not retain_graph:
                 node._prev = ()
                 node._saved = None
 
     def _accumulate_grad(self, dself: np.ndarray) -> None:
+        """Add to ``.grad``, in this tensor's dtype (a float32 leaf of a float64 op gets a float32 grad)."""
         if dself.shape != self.data.shape:  # a rule returned a wrongly shaped gradient: a ninjagrad bug
             raise RuntimeError(
                 f"internal: gradient of shape {dself.shape} for a tensor of shape {self.shape}"
@@ -428,11 +429,14 @@ def apply_op(name: str, inputs: tuple[Tensor, ...], **attrs: Any) -> Tensor:
     if type(out) is not np.ndarray:  # NumPy returns scalars for 0-d results; a tensor always holds an array
         out = np.asarray(out)
     result = _leaf(out)
-    if _grad_mode.enabled and any(t._requires_grad for t in inputs):
-        result._requires_grad = True
-        result._prev = inputs
-        result._op = name
-        result._saved = saved
+    if _grad_mode.enabled:
+        for t in inputs:
+            if t._requires_grad:  # some input needs a gradient: record how `result` was made
+                result._requires_grad = True
+                result._prev = inputs
+                result._op = name
+                result._saved = saved
+                break
     return result
 
 
