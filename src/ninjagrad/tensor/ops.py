@@ -74,7 +74,8 @@ def reduced_size(shape: tuple[int, ...], dim: int | tuple[int, ...] | None) -> i
 
 
 def expand_reduced(dout: np.ndarray, shape: tuple[int, ...], dim, keepdim: bool) -> np.ndarray:
-    """Broadcast the gradient of a reduction back over the axes it reduced (every input got a copy)."""
+    """Copy the gradient of a reduction back over the axes it reduced: each element that was combined into
+    an output element receives that output's gradient."""
     if dim is not None and not keepdim:
         dout = np.expand_dims(dout, dim)
     dx = np.empty(shape, dtype=dout.dtype)

@@ -85,6 +85,9 @@ class Tensor:
     __array_ufunc__ = None  # `ndarray * Tensor` defers to Tensor.__rmul__ instead of looping over elements
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, label: str = ""):
+        """``data``: a number, nested lists, an array or a Tensor (copied). Floating data becomes float32
+        unless ``dtype`` says otherwise (float32 halves the memory and is what PyTorch defaults to; use
+        float64 for gradient checks); integer data stays integer. ``label`` names the node in drawings."""
         if isinstance(data, Tensor):
             data = data.data
         array = np.array(data, dtype=dtype)  # a copy: the tensor owns its memory, like torch.tensor
@@ -153,6 +156,9 @@ class Tensor:
         return f"Tensor({body}, dtype={self.data.dtype}{extra}{label})"
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """``np.asarray(tensor)`` is the data (no gradient comes along)."""
+        if copy:
+            return np.array(self.data, dtype=dtype)
         return self.data if dtype is None else self.data.astype(dtype)
 
     def item(self) -> float | int | bool:
@@ -252,6 +258,7 @@ class Tensor:
         """Make a constant tensor of a number or array met in an op with ``self``.
 
         Python (and NumPy) numbers take ``self``'s dtype, as PyTorch does, so ``x * 0.5`` stays float32.
+        Integer tensors (indices) follow NumPy's promotion rules.
         """
         if isinstance(other, Tensor):
             return other
@@ -378,14 +385,14 @@ class Tensor:
     def view(self, *shape: int | Sequence[int]) -> Tensor:
         """The same elements in another shape; one size may be -1. (NumPy needs no contiguity: view and
         reshape are one op here.)"""
-        if len(shape) == 1 and not isinstance(shape[0], int):
+        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
             shape = tuple(shape[0])
         return apply_op("reshape", (self,), shape=shape)
 
     reshape = view
 
     def permute(self, *dims: int | Sequence[int]) -> Tensor:
-        if len(dims) == 1 and not isinstance(dims[0], int):
+        if len(dims) == 1 and not isinstance(dims[0], (int, np.integer)):
             dims = tuple(dims[0])
         if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
             raise ValueError(
