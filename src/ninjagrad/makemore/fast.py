@@ -187,7 +187,7 @@ class TrainStep:
 
     def _backward(self) -> None:
         """lr times the gradient of every parameter, into ``_flat_updates``, from lr * dlogits."""
-        u = self.updates
+        dbngain, dbnbias = self.updates["bngain"], self.updates["bnbias"]  # (1, H) each
         dlogits, dh, dtanh, dhpreact = self._dlogits, self._dh, self._dtanh, self._dhpreact
         dhprebn, dembcat, scratch = self._dhprebn, self._dembcat, self._scratch
         h, bndiff, bnvar_inv, bnscale = self._h, self._bndiff, self._bnvar_inv, self._bnscale
@@ -201,14 +201,14 @@ class TrainStep:
         subtract(self._one, dtanh, out=dtanh)  # (n, H)  1 - h**2
         multiply(dh, dtanh, out=dhpreact)  # (n, H)
         # BatchNorm: hpreact = bngain * bnraw + bnbias, with bnraw = bndiff * bnvar_inv
-        dot(self._ones_row, dhpreact, out=u["bnbias"])  # (1, H)  sum0(dhpreact)
+        dot(self._ones_row, dhpreact, out=dbnbias)  # (1, H)  sum0(dhpreact)
         multiply(dhpreact, bndiff, out=scratch)
-        dot(self._ones_row, scratch, out=u["bngain"])
-        multiply(u["bngain"], bnvar_inv, out=u["bngain"])  # (1, H)  sum0(dhpreact * bnraw)
+        dot(self._ones_row, scratch, out=dbngain)
+        multiply(dbngain, bnvar_inv, out=dbngain)  # (1, H)  sum0(dhpreact * bnraw)
         # dhprebn = bnscale * (dhpreact - dbnbias / n - bnraw * dbngain / (n - 1)), fused.dhprebn_fused
-        multiply(bnscale, u["bnbias"], out=bn_shift)
+        multiply(bnscale, dbnbias, out=bn_shift)
         multiply(bn_shift, self._minus_inv_n, out=bn_shift)  # (1, H)
-        multiply(bnscale, u["bngain"], out=bn_coef)
+        multiply(bnscale, dbngain, out=bn_coef)
         multiply(bn_coef, bnvar_inv, out=bn_coef)
         multiply(bn_coef, self._minus_inv_n1, out=bn_coef)  # (1, H)
         multiply(dhpreact, self._bnscale_rows, out=dhprebn)  # (n, H)
@@ -219,7 +219,7 @@ class TrainStep:
         dot(self._embcat1.T, dhprebn, out=self._dW1b1)  # (F + 1, H)  dW1 and db1
         dot(dhprebn, self._W1.T, out=dembcat)  # (n, F)
         # Embedding: dC = onehot(Xb).T @ demb adds up the gradient of every occurrence of a character
-        dot(self._emb_onehot.T, dembcat.reshape(self._emb.shape), out=u["C"])  # (V, E)
+        dot(self._emb_onehot.T, dembcat.reshape(self._emb.shape), out=self.updates["C"])  # (V, E)
 
 
 def _parameter_views(flat: np.ndarray, shapes: dict[str, tuple[int, ...]]):
