@@ -12,18 +12,19 @@ ones. Each choice below was measured (``benchmarks/bench_train.py``):
 - The backward pass starts from ``lr * dlogits`` instead of ``dlogits``. Every gradient is linear in
   ``dlogits``, so each backward buffer then holds ``lr`` times its gradient, and the last ones written are the
   SGD updates themselves: no separate ``lr * grad`` pass.
-- A bias is a weight on an input that is always 1. Each layer's input carries a column of ones and ``W1`` is
-  stored right above ``b1`` (``W2`` beside ``b2``), so one matrix product applies weights and bias, and in the
-  backward pass one product yields both gradients.
-- The output layer is stored transposed, as PyTorch's ``nn.Linear`` stores its weight: (vocab, H + 1) rows
-  ``[W2[:, v], b2[v]]``. Its backward products then read contiguous rows, which OpenBLAS does ~2 us faster
-  at these shapes. ``params["W2"]`` and ``params["b2"]`` are views that hide this.
+- A bias is a weight on an input that is always 1: ``h`` carries a column of ones and ``b2`` is stored beside
+  ``W2``, so one matrix product applies weights and bias, and in the backward pass one product yields both
+  gradients. The pair is stored transposed, as PyTorch's ``nn.Linear`` stores its weight: (vocab, H + 1) rows
+  ``[W2[:, v], b2[v]]``, so the backward products read contiguous rows, which OpenBLAS does ~2 us faster at
+  these shapes. ``params["W2"]`` and ``params["b2"]`` are views that hide this.
 - The embedding lookup ``C[Xb]`` is a product with the one-hot matrix of the batch's characters (Bengio et
   al., 2003, describe C exactly so), and its backward, the scatter-add that sums repeated characters, is the
   product with the transposed one-hot: several times faster than ``np.add.at`` for 96 rows.
 - BatchNorm subtracts the batch mean of ``hprebn = embcat @ W1 + b1``, which equals
   ``(embcat - mean(embcat)) @ W1``: the step centres the 30 input columns instead of the 200 output ones.
-  ``b1`` cancels, as it does in exact arithmetic; its gradient is rounding noise, as in the atomic chain.
+  ``b1`` cancels. Its gradient, the column sums of ``dhprebn``, is zero in exact arithmetic (the atomic chain
+  computes rounding noise of ~1e-9), so the step leaves ``b1`` as it is; and for the same reason
+  ``dW1 = embcat.T @ dhprebn`` equals ``embcentred.T @ dhprebn``.
 - ``bnraw`` is never formed. With ``bnscale = bngain * bnvar_inv``, ``hpreact = bndiff * bnscale + bnbias``,
   and the backward folds ``bnraw = bndiff * bnvar_inv`` into its (1, H) coefficients: the fused BatchNorm
   backward becomes ``dhprebn = bnscale * dhpreact + bn_coef * bndiff + bn_shift``.
@@ -77,11 +78,10 @@ class TrainStep:
         size = sum(math.prod(shape) for shape in shapes.values())
         self._flat_params = np.empty(size, dtype=_FLOAT)
         self._flat_updates = np.zeros(size, dtype=_FLOAT)
-        self.params, self._W1b1, self._W2b2T = _parameter_views(self._flat_params, shapes)
-        self.updates, self._dW1b1, self._dW2b2T = _parameter_views(self._flat_updates, shapes)
+        self.params, self._W2b2T = _parameter_views(self._flat_params, shapes)
+        self.updates, self._dW2b2T = _parameter_views(self._flat_updates, shapes)
         for name in PARAM_NAMES:
             self.params[name][...] = params[name]
-        self._W1 = self._W1b1[:-1]  # (F, H)
         self._W2T = self._W2b2T[:, :-1]  # (V, H)
 
         # Constants. A product with one of the rows sums (or averages) over the batch.
@@ -100,9 +100,8 @@ class TrainStep:
         # Forward buffers, named after the lecture's variables.
         self._emb_onehot = np.zeros((n * K, V), dtype=_FLOAT)  # one row per character read
         self._emb = np.empty((n * K, E), dtype=_FLOAT)  # C[Xb], one row per character read
-        self._embcat1 = np.ones((n, F + 1), dtype=_FLOAT)  # [embcat | 1]: the last column stays 1 (for b1)
-        self._embmean = np.empty((1, F + 1), dtype=_FLOAT)
-        self._embcentred = np.empty((n, F + 1), dtype=_FLOAT)  # [embcat - mean(embcat) | 0]
+        self._embmean = np.empty((1, F), dtype=_FLOAT)
+        self._embcentred = np.empty((n, F), dtype=_FLOAT)  # embcat - mean(embcat)
         self._bndiff = np.empty((n, H), dtype=_FLOAT)
         self._bndiff2 = np.empty((n, H), dtype=_FLOAT)
         self._bnvar = np.empty((1, H), dtype=_FLOAT)
@@ -143,7 +142,7 @@ class TrainStep:
     def _forward(self, Xb: np.ndarray, Yb: np.ndarray) -> float:
         """The forward pass and the loss; leaves lr * dlogits in ``_dlogits``, and what the backward needs."""
         n = self.batch_size
-        onehot, emb, embcat1, embmean = self._emb_onehot, self._emb, self._embcat1, self._embmean
+        onehot, emb, embmean = self._emb_onehot, self._emb, self._embmean
         embcentred, bndiff, bndiff2, bnvar = self._embcentred, self._bndiff, self._bndiff2, self._bnvar
         bnvar_inv, bnscale, bnscale_rows = self._bnvar_inv, self._bnscale, self._bnscale_rows
         hpreact, h, h1, logits = self._hpreact, self._h, self._h1, self._logits
@@ -153,11 +152,11 @@ class TrainStep:
         onehot.fill(0)
         onehot.ravel()[add(self._emb_row_offsets, Xb.ravel())] = 1  # (n * block, V)
         dot(onehot, self.params["C"], out=emb)  # (n * block, E)
-        embcat1[:, :-1] = emb.reshape(n, -1)  # (n, F)
+        embcat = emb.reshape(n, -1)  # (n, F)
         # Linear layer and BatchNorm's centring in one: hprebn - bnmeani = (embcat - its mean) @ W1
-        dot(self._mean_row, embcat1, out=embmean)  # (1, F + 1)
-        subtract(embcat1, embmean, out=embcentred)  # (n, F + 1), last column 0: b1 drops out
-        dot(embcentred, self._W1b1, out=bndiff)  # (n, H)
+        dot(self._mean_row, embcat, out=embmean)  # (1, F)
+        subtract(embcat, embmean, out=embcentred)  # (n, F)
+        dot(embcentred, self.params["W1"], out=bndiff)  # (n, H)  b1 drops out
         # BatchNorm with the batch's unbiased variance
         square(bndiff, out=bndiff2)
         dot(self._var_row, bndiff2, out=bnvar)  # (1, H)
@@ -191,6 +190,7 @@ class TrainStep:
         dlogits, dh, dtanh, dhpreact = self._dlogits, self._dh, self._dtanh, self._dhpreact
         dhprebn, dembcat, scratch = self._dhprebn, self._dembcat, self._scratch
         h, bndiff, bnvar_inv, bnscale = self._h, self._bndiff, self._bnvar_inv, self._bnscale
+        embcentred = self._embcentred
         bn_coef, bn_shift = self._bn_coef, self._bn_shift
 
         # Output layer: logits = h @ W2 + b2
@@ -216,30 +216,28 @@ class TrainStep:
         add(dhprebn, scratch, out=dhprebn)
         add(dhprebn, bn_shift, out=dhprebn)  # (n, H)
         # Linear layer 1: hprebn = embcat @ W1 + b1
-        dot(self._embcat1.T, dhprebn, out=self._dW1b1)  # (F + 1, H)  dW1 and db1
-        dot(dhprebn, self._W1.T, out=dembcat)  # (n, F)
+        dot(embcentred.T, dhprebn, out=self.updates["W1"])  # (F, H)  = embcat.T @ dhprebn, see above
+        dot(dhprebn, self.params["W1"].T, out=dembcat)  # (n, F)
         # Embedding: dC = onehot(Xb).T @ demb adds up the gradient of every occurrence of a character
         dot(self._emb_onehot.T, dembcat.reshape(self._emb.shape), out=self.updates["C"])  # (V, E)
 
 
 def _parameter_views(flat: np.ndarray, shapes: dict[str, tuple[int, ...]]):
-    """The seven parameters as views of ``flat``, stored in PARAM_NAMES order, and each layer's block.
+    """The seven parameters as views of ``flat``, stored in PARAM_NAMES order, and the output layer's block.
 
-    ``b1`` is stored right after ``W1``, so the two read together as one (F + 1, H) matrix ``W1b1`` whose last
-    row is the bias. ``W2`` and ``b2`` are stored together as one (V, H + 1) matrix ``W2b2T`` whose row v is
-    ``[W2[:, v], b2[v]]``. Returns ``(views by name, W1b1, W2b2T)``.
+    ``W2`` and ``b2`` are stored together as one (V, H + 1) matrix ``W2b2T`` whose row v is
+    ``[W2[:, v], b2[v]]``. Returns ``(views by name, W2b2T)``.
     """
-    (F, H), V = shapes["W1"], shapes["b2"][0]
-    views, offsets, offset = {}, {}, 0
+    H, V = shapes["W2"]
+    views, offset = {}, 0
     for name in PARAM_NAMES:
         size = math.prod(shapes[name])
-        views[name], offsets[name] = flat[offset : offset + size].reshape(shapes[name]), offset
+        views[name] = flat[offset : offset + size].reshape(shapes[name])
+        if name == "W2":
+            W2b2T = flat[offset : offset + V * (H + 1)].reshape(V, H + 1)
         offset += size
-    W1b1 = flat[offsets["W1"] : offsets["W1"] + (F + 1) * H].reshape(F + 1, H)
-    W2b2T = flat[offsets["W2"] : offsets["W2"] + V * (H + 1)].reshape(V, H + 1)
-    views["W1"], views["b1"] = W1b1[:-1], W1b1[-1]  # (F, H), (H,)
     views["W2"], views["b2"] = W2b2T[:, :-1].T, W2b2T[:, -1]  # (H, V), (V,)
-    return views, W1b1, W2b2T
+    return views, W2b2T
 
 
 def _check_params(params: dict[str, np.ndarray], shapes: dict[str, tuple[int, ...]]) -> None:
