@@ -37,8 +37,9 @@ $(VENV)/.bench: pyproject.toml $(VENV)/.test
 	$(PIP) install -e ".[bench]"
 	@touch $@
 
+# Trains anew each time (--force replaces the run in $(OUT)); `make train OUT=runs/other` keeps the last one.
 train: $(VENV)/.runtime
-	$(VENV)/bin/ninjagrad train -o $(OUT)
+	$(VENV)/bin/ninjagrad train -o $(OUT) --force
 
 test: $(VENV)/.test
 	$(PY) -m pytest -m "not slow" -q
