@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+from pathlib import Path
 
 import graphviz
 import numpy as np
@@ -129,6 +131,33 @@ def test_a_real_tensor_graph_draws():
     assert labels[-1].startswith("{loss () | data [")
 
 
+def test_a_tensor_graph_freed_by_backward_is_drawn_with_a_note_and_a_warning():
+    tensor = pytest.importorskip("ninjagrad.tensor")
+    W = tensor.Tensor(np.ones((2, 3)), requires_grad=True, label="W")
+    hidden = (tensor.Tensor(np.ones((4, 2))) @ W).tanh()
+    loss = hidden.sum()
+    loss.label = "loss"
+    loss.backward()  # frees the graph, as PyTorch does
+    with pytest.warns(UserWarning, match=r"freed the graph .*'loss'.*retain_graph=True"):
+        source = draw_dot(loss).source
+    assert len(records(source)) == 1  # only the root is left ...
+    assert "inputs freed by backward()" in source and "n0_freed -> n0_op" in source  # ... and says why
+    with pytest.warns(UserWarning, match="first: a 'tanh' result"):
+        draw_dot(hidden * 2.0)  # a new graph on top of a freed one: the new part draws, the rest is marked
+
+
+def test_an_intact_graph_draws_without_a_warning(recwarn):
+    draw_dot(lecture_neuron())
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+    assert "freed" not in draw_dot(lecture_neuron()).source
+
+
+@pytest.mark.parametrize("root", [5, 2.5, None, [Value(1.0)], np.ones(3)])
+def test_draw_dot_of_something_that_is_not_a_graph_node_is_a_type_error(root):
+    with pytest.raises(TypeError, match=f"draw_dot draws a Value or a Tensor.*got {type(root).__name__}"):
+        draw_dot(root)
+
+
 # ---- saving ---------------------------------------------------------------------------------------------
 
 
@@ -150,6 +179,38 @@ def test_missing_dot_gives_the_install_command(tmp_path, monkeypatch):
         with pytest.raises(UserError, match="apt-get install graphviz") as error:
             attempt()
         assert "brew install graphviz" in str(error.value) and "conda" in str(error.value)
+
+
+def test_save_to_an_unwritable_place_is_a_user_error_naming_the_path(tmp_path):
+    drawing = draw_dot(lecture_neuron())
+    (tmp_path / "a_file").write_text("in the way")
+    (tmp_path / "a_dir.dot").mkdir()
+    for target, reason in (
+        (tmp_path / "a_file" / "sub" / "neuron.dot", "a_file' is a file, not a directory"),
+        (tmp_path / "a_dir.dot", "Is a directory"),
+    ):
+        with pytest.raises(UserError, match=reason) as error:
+            save(drawing, target)
+        assert str(target) in str(error.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_dir.dot", "a_file"]  # no temporary left
+
+
+@pytest.mark.parametrize("failure", [PermissionError(13, "Permission denied"), KeyboardInterrupt()])
+def test_a_failed_or_interrupted_save_leaves_the_old_file_and_no_half_written_one(
+    tmp_path, monkeypatch, failure
+):
+    path = tmp_path / "neuron.dot"
+    path.write_text("the previous drawing")
+
+    def fail(source, destination):
+        assert Path(source).read_bytes().startswith(b"digraph")  # the new bytes were all written ...
+        raise failure  # ... but never took the old file's place
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(UserError if isinstance(failure, OSError) else KeyboardInterrupt):
+        save(draw_dot(lecture_neuron()), path)
+    assert path.read_text() == "the previous drawing"
+    assert [p.name for p in tmp_path.iterdir()] == ["neuron.dot"]
 
 
 def test_save_refuses_an_unknown_suffix(tmp_path):

@@ -8,6 +8,12 @@ follows the node protocol both engines share: ``_prev`` (parents, in argument or
 
 Graphviz node names are the nodes' positions in the topological order (``n0``, ``n1``, ...), never
 ``id()``, so the same graph gives the same DOT source byte for byte, on every run and every machine.
+
+Tensor graphs are freed by ``backward()``, as in PyTorch: each op node lets go of its inputs, so only the
+root is left to draw. ``draw_dot`` then says so twice, in the picture (a dashed note on each op whose inputs
+are gone) and with a ``UserWarning``, rather than silently drawing a lone node. Call
+``backward(retain_graph=True)`` to draw the whole graph with its gradients. Scalar ``Value`` graphs are
+never freed.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import numbers
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +39,8 @@ INSTALL_DOT = (
     "Ubuntu), `brew install graphviz` (macOS) or `conda install -c conda-forge graphviz`, or save as .dot "
     "(needs no `dot`)"
 )
+# Drawn beside an op whose inputs backward() has freed (tensor graphs only).
+FREED_NOTE = "inputs freed by backward()\\nuse backward(retain_graph=True)\\nto draw them"
 
 
 class Drawing(graphviz.Digraph):
@@ -62,7 +71,14 @@ def draw_dot(root: Any, format: str = "svg", rankdir: str = "LR") -> Drawing:
     """Draw every node ``root`` depends on. ``format`` is what ``render()`` writes; ``rankdir`` "LR" or "TB".
 
     Returns a ``graphviz.Digraph`` (a ``Drawing``): in Jupyter it displays itself; elsewhere ``save`` it.
+    A tensor graph already freed by ``backward()`` is drawn as far as it still exists, with a note and a
+    ``UserWarning`` saying how to keep it (see the module docstring).
     """
+    if not hasattr(root, "_prev"):
+        raise TypeError(
+            f"draw_dot draws a Value or a Tensor (a node of a computation graph), got "
+            f"{type(root).__name__} {root!r}; pass the result of a computation, e.g. draw_dot(loss)"
+        )
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
     drawing = Drawing(format=format, graph_attr={"rankdir": rankdir})
@@ -72,6 +88,7 @@ def draw_dot(root: Any, format: str = "svg", rankdir: str = "LR") -> Drawing:
 
     order = topological_order(root)
     names = {id(node): f"n{i}" for i, node in enumerate(order)}
+    freed = []  # op nodes whose inputs backward() has let go of
     for node in order:
         name = names[id(node)]
         drawing.node(name, label=row % " | ".join(_record_fields(node)), shape="record")
@@ -80,6 +97,18 @@ def draw_dot(root: Any, format: str = "svg", rankdir: str = "LR") -> Drawing:
             drawing.edge(name + "_op", name)
             for parent in node._prev:
                 drawing.edge(names[id(parent)], name + "_op")
+            if not node._prev:  # made by an op, yet no inputs: a tensor whose graph backward() freed
+                freed.append(node)
+                drawing.node(name + "_freed", label=FREED_NOTE, shape="note", style="dashed")
+                drawing.edge(name + "_freed", name + "_op", style="dashed")
+    if freed:
+        warnings.warn(
+            f"draw_dot: backward() has freed the graph behind {len(freed)} op node(s) (first: "
+            f"{_describe(freed[0])}), so their inputs cannot be drawn; call backward(retain_graph=True) "
+            "to keep the graph for drawing, or draw before backward()",
+            UserWarning,
+            stacklevel=2,
+        )
     return drawing
 
 
@@ -87,7 +116,8 @@ def save(drawing: graphviz.Digraph, path: str | os.PathLike[str]) -> Path:
     """Write ``drawing`` to ``path``, in the format its suffix names (.svg, .png, .pdf, or .dot source).
 
     .dot needs nothing else; the other formats need graphviz's ``dot`` program (``UserError`` says how to
-    install it when it is missing). Missing parent directories are created.
+    install it when it is missing). Missing parent directories are created. The file is written whole or
+    not at all (see ``write_atomically``).
     """
     path = Path(path)
     fmt = SAVE_FORMATS.get(path.suffix.lower())
@@ -96,13 +126,38 @@ def save(drawing: graphviz.Digraph, path: str | os.PathLike[str]) -> Path:
             f"cannot tell the output format from {str(path)!r}: the suffix {path.suffix!r} is not one of "
             f"{', '.join(SAVE_FORMATS)}; name the file e.g. graph.svg"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "dot":
-        path.write_text(drawing.source, encoding="utf-8")
-        return path
+        return write_atomically(path, drawing.source.encode("utf-8"))
     with _explain_missing_dot():
         data = drawing.pipe(format=fmt)
-    path.write_bytes(data)
+    return write_atomically(path, data)
+
+
+def write_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` whole or not at all, creating missing parent directories.
+
+    Why: a write cut short (Ctrl-C, a full disk) must not leave half a picture that looks like a finished
+    one. The bytes go to a temporary file beside ``path``, which then takes its place in one step
+    (``os.replace``). A place that cannot be written (read-only, a file where a directory should be, a
+    directory where the file should be) is a ``UserError`` naming the path, not a traceback.
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except OSError as error:
+        in_the_way = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        reason = error.strerror or str(error)
+        if in_the_way is not None:  # mkdir's own words for this are a puzzling "File exists"
+            reason = f"{str(in_the_way)!r} is a file, not a directory"
+        raise UserError(
+            f"cannot write {str(path)!r}: {reason}; pass a file path in a writable directory"
+        ) from None
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
     return path
 
 
@@ -118,6 +173,11 @@ def _record_fields(node: Any) -> list[str]:
     title = f"{node.label} {data.shape}" if node.label else str(data.shape)
     grad = "grad None" if node.grad is None else f"grad {_summary(np.asarray(node.grad))}"
     return [_escape(title), _escape(f"data {_summary(data)}"), _escape(grad)]
+
+
+def _describe(node: Any) -> str:
+    """How a warning names a node: its label if it has one, else its op."""
+    return repr(node.label) if node.label else f"a {node._op!r} result"
 
 
 def _number(x: float) -> str:
