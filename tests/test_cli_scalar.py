@@ -67,6 +67,23 @@ def test_moons_bad_arguments_are_exit_2(tmp_path, capsys):
     assert "is a file, not a directory" in capsys.readouterr().err
 
 
+def test_unwritable_outputs_are_exit_2_before_any_training(tmp_path, capsys):
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("not a directory")
+    assert main(["graph", "-o", str(a_file / "neuron.svg")]) == 2
+    assert "is a file, not a directory" in capsys.readouterr().err
+    assert main(["moons", "-o", str(a_file / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot create the directory" in err and "Traceback" not in err
+    assert "0/100" not in err  # refused before the progress bar started
+
+
+def test_moons_negative_seed_is_exit_2(tmp_path, capsys):
+    assert main(["moons", "-o", str(tmp_path / "run"), "--seed", "-1"]) == 2
+    assert "--seed must be 0 or more" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_help_lists_both_commands(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--help"])

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ninjagrad.errors import UserError
 from ninjagrad.scalar import Value
 from ninjagrad.scalar.moons import MoonsConfig, make_moons, moons_loss, numpy_scores, train_moons
 from ninjagrad.scalar.nn import MLP
+from ninjagrad.viz.boundary import plot_decision_boundary
 
 
 def test_moons_are_two_noisy_half_circles_with_balanced_labels():
@@ -44,6 +46,8 @@ def test_config_refuses_nonsense():
         MoonsConfig(steps=0)
     with pytest.raises(ValueError, match="cannot be negative, got -0.1"):
         MoonsConfig(noise=-0.1)
+    with pytest.raises(ValueError, match="seed must be 0 or more .*got -1"):
+        MoonsConfig(seed=-1)
 
 
 def test_demo_reaches_full_accuracy_in_100_steps():
@@ -77,3 +81,12 @@ def test_numpy_scores_match_the_value_forward():
     np.testing.assert_allclose(numpy_scores(model, points), expected, rtol=1e-12, atol=1e-12)
     wide = MLP(2, [3, 2], seed=2)
     assert numpy_scores(wide, points).shape == (20, 2)
+
+
+def test_decision_boundary_png_and_an_unwritable_place(tmp_path):
+    X, y = make_moons(20, seed=0)
+    path = plot_decision_boundary(lambda points: points[:, 0] - 0.5, X, y, tmp_path / "sub" / "b.png")
+    assert path.read_bytes().startswith(b"\x89PNG")
+    (tmp_path / "a_file").write_text("in the way")
+    with pytest.raises(UserError, match="a_file' is a file, not a directory"):
+        plot_decision_boundary(lambda points: points[:, 0], X, y, tmp_path / "a_file" / "b.png")

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from ninjagrad.errors import UserError
@@ -30,10 +31,22 @@ def run(args: argparse.Namespace) -> int:
 
     if args.steps < 1:
         raise UserError(f"--steps must be at least 1, got {args.steps}")
+    if args.seed < 0:
+        raise UserError(
+            f"--seed must be 0 or more (NumPy's generators refuse negative seeds), got {args.seed}"
+        )
+    # The output directory is checked before training, so a bad -o costs no training time.
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"-o {str(out)!r} is a file, not a directory; pass a directory name")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(
+            f"-o {str(out)!r}: cannot create the directory ({error.strerror or error}); pass a writable place"
+        ) from None
+    if not os.access(out, os.W_OK):
+        raise UserError(f"-o {str(out)!r} is not writable; pass a directory you can write to")
 
     config = MoonsConfig(steps=args.steps, seed=args.seed)
     with tqdm(total=config.steps, desc="moons", unit="step") as bar:

@@ -37,6 +37,10 @@ class MoonsConfig:
             raise ValueError(f"steps must be at least 1, got {self.steps}")
         if self.noise < 0:
             raise ValueError(f"noise is a standard deviation and cannot be negative, got {self.noise}")
+        if self.seed < 0:
+            raise ValueError(
+                f"seed must be 0 or more (NumPy's generators refuse negative seeds), got {self.seed}"
+            )
 
     def learning_rate(self, step: int) -> float:
         """The linear decay of the demo: lr_start at step 0, lr_start - 0.9 * step / steps after."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from ninjagrad.viz.dot import write_atomically
 
 
 def plot_decision_boundary(
@@ -21,6 +24,7 @@ def plot_decision_boundary(
 
     ``score`` maps points (m, 2) to scores (m,); positive means class +1. The grid reaches one unit past
     the data on every side, ``resolution`` points per axis (100 -> 10,000 scores, one vectorised call).
+    The PNG is written whole or not at all; an unwritable ``path`` is a ``UserError``.
     """
     from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend needed
 
@@ -50,6 +54,6 @@ def plot_decision_boundary(
     if title:
         ax.set_title(title)
     figure.tight_layout()
-    path = Path(path)
-    figure.savefig(path, format="png")
-    return path
+    png = io.BytesIO()
+    figure.savefig(png, format="png")
+    return write_atomically(path, png.getvalue())
