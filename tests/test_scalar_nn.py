@@ -106,6 +106,24 @@ def test_bad_network_shapes_and_inputs_are_rejected():
         MLP(2, [1], seed=0)([1.0, 2.0, 3.0])
 
 
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda: MLP(2, 3), TypeError, "nouts must be a list of layer widths .*got 3"),
+        (lambda: MLP(2, [16.0, 1]), TypeError, r"got \[16.0, 1\]"),
+        (lambda: MLP(2.5, [3]), TypeError, "nin must be an int .*got float 2.5"),
+        (lambda: MLP(True, [3]), TypeError, "got bool True"),
+        (lambda: MLP(0, [3]), ValueError, "nin must be at least 1, got 0"),
+        (lambda: Neuron(-1), ValueError, "nin must be at least 1, got -1"),
+        (lambda: Layer(2, 0), ValueError, "nout must be at least 1, got 0"),
+        (lambda: MLP(2, [1], seed=0)(5.0), TypeError, "expects a list of 2 numbers or Values, got float 5.0"),
+    ],
+)
+def test_wrong_types_and_empty_layers_are_refused_with_the_value(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
 def test_zero_grad_resets_every_parameter():
     model = MLP(2, [3, 1], seed=0)
     model([1.0, -2.0]).backward()

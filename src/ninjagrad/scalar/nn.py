@@ -11,6 +11,7 @@ Initialisation is seedable and explicit: pass ``seed=`` (an int) or ``rng=`` (a 
 
 from __future__ import annotations
 
+import numbers
 import random
 from collections.abc import Sequence
 
@@ -28,6 +29,20 @@ def make_rng(seed: int | None = None, rng: random.Random | None = None) -> rando
     if rng is not None:
         return rng
     return random.Random(seed)
+
+
+def _is_int(n: object) -> bool:
+    return isinstance(n, numbers.Integral) and not isinstance(n, bool)  # True is an int, but not a width
+
+
+def _check_width(name: str, n: object) -> None:
+    """``nin`` and ``nout`` count inputs and neurons: an int of at least 1."""
+    if not _is_int(n):
+        raise TypeError(
+            f"{name} must be an int (a number of inputs or neurons), got {type(n).__name__} {n!r}"
+        )
+    if n < 1:
+        raise ValueError(f"{name} must be at least 1, got {n}")
 
 
 class Module:
@@ -48,6 +63,7 @@ class Neuron(Module):
     def __init__(
         self, nin: int, nonlin: bool = True, *, seed: int | None = None, rng: random.Random | None = None
     ) -> None:
+        _check_width("nin", nin)
         rng = make_rng(seed, rng)
         self.w = [Value(rng.uniform(-1.0, 1.0)) for _ in range(nin)]
         self.b = Value(0.0)
@@ -81,6 +97,7 @@ class Layer(Module):
         seed: int | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        _check_width("nout", nout)
         rng = make_rng(seed, rng)
         self.neurons = [Neuron(nin, nonlin, rng=rng) for _ in range(nout)]
 
@@ -107,9 +124,12 @@ class MLP(Module):
     def __init__(
         self, nin: int, nouts: Sequence[int], *, seed: int | None = None, rng: random.Random | None = None
     ) -> None:
-        if nin < 1 or not nouts or any(n < 1 for n in nouts):
+        if not isinstance(nouts, Sequence) or not all(_is_int(n) for n in nouts):
+            raise TypeError(f"nouts must be a list of layer widths (ints), e.g. [16, 16, 1], got {nouts!r}")
+        _check_width("nin", nin)
+        if not nouts or any(n < 1 for n in nouts):
             raise ValueError(
-                f"MLP needs nin >= 1 and at least one layer of width >= 1, got nin={nin}, nouts={list(nouts)}"
+                f"MLP needs at least one layer, each of width >= 1, got nouts={list(nouts)}; e.g. [16, 16, 1]"
             )
         rng = make_rng(seed, rng)
         sizes = [nin, *nouts]
@@ -117,11 +137,11 @@ class MLP(Module):
         self.layers = [Layer(sizes[i], sizes[i + 1], nonlin=i != last, rng=rng) for i in range(len(nouts))]
 
     def __call__(self, x: Sequence[Value | float]) -> Value | list[Value]:
-        if len(x) != len(self.layers[0].neurons[0].w):
-            raise ValueError(
-                f"MLP expects {len(self.layers[0].neurons[0].w)} inputs, got {len(x)}; "
-                "pass one number per input feature"
-            )
+        nin = len(self.layers[0].neurons[0].w)
+        if not hasattr(x, "__len__"):
+            raise TypeError(f"MLP expects a list of {nin} numbers or Values, got {type(x).__name__} {x!r}")
+        if len(x) != nin:
+            raise ValueError(f"MLP expects {nin} inputs, got {len(x)}; pass one number per input feature")
         for layer in self.layers:
             x = layer(x)
         return x[0] if len(x) == 1 else x
