@@ -361,3 +361,18 @@ def test_float_and_double_casts_are_differentiable():
     assert x.grad.dtype == np.float32
     np.testing.assert_array_equal(x.grad, [2.0, 4.0])
     assert Tensor([1, 2]).float().dtype == np.float32
+
+
+def test_pow_gradients_at_zero_are_taken_as_torch_takes_them():
+    """x**0 is constant (dx = 0 even at x = 0) and 0**p does not move with p >= 0 (dp = 0): the plain
+    formulas give 0 * inf = NaN there."""
+    base = [0.0, 0.0, 2.0, 0.0]
+    exponent = [0.0, 2.0, 0.0, 0.5]
+    (x, tx), (p, tp) = both(base), both(exponent)
+    for lib_x, lib_p in ((x, p), (tx, tp)):
+        ((lib_x**lib_p).sum() + (lib_x**0).sum() + (lib_x**2.0).sum()).backward()
+    x_ours, p_ours, x_torch, p_torch = x.grad, p.grad, tx.grad, tp.grad
+    np.testing.assert_array_equal(p_ours, p_torch.numpy())
+    np.testing.assert_array_equal(np.isinf(x_ours), np.isinf(x_torch.numpy()))  # 0**0.5 is inf, as torch
+    np.testing.assert_array_equal(x_ours, x_torch.numpy())
+    assert not np.isnan(x_ours).any() and not np.isnan(p_ours).any()

@@ -166,8 +166,14 @@ def pow_(x, exponent: float):
 
 @backward("pow")
 def pow_backward(saved, dout):
-    """The power rule with a constant exponent p: dx = dout * (p * x**(p - 1))."""
+    """The power rule with a constant exponent p: dx = dout * (p * x**(p - 1)).
+
+    For p = 0 the result is the constant 1, so dx = 0 everywhere, as in PyTorch; the formula would give
+    0 * 0**-1 = NaN at x = 0.
+    """
     x, p = saved
+    if p == 0:
+        return (np.zeros_like(dout),)
     return (dout * (p * x ** (p - 1)),)
 
 
@@ -184,12 +190,14 @@ def pow_tensor(base, exponent):
 def pow_tensor_backward(saved, dout):
     """y = x**p with p a tensor: dx = dout * (p * x**(p - 1)), dp = dout * y * log(x).
 
-    A negative base gives NaN in both the value (for a fractional p) and dp, as in PyTorch.
+    Two limits are taken as PyTorch takes them, where the formulas would give 0 * inf = NaN: dx = 0 where
+    p = 0 (x**0 is constant), and dp = 0 where x = 0 and p >= 0 (0**p stays 0, or 1, as p moves). A
+    negative base still gives NaN in dp (and in the value, for a fractional p), as in PyTorch.
     """
     x, p, y = saved
-    dx = dout * (p * x ** (p - 1))
-    with np.errstate(divide="ignore", invalid="ignore"):  # log(x <= 0) is -inf/NaN; the value says so
-        dp = dout * y * np.log(x)
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0**-1 and log(x <= 0): masked or honest NaN
+        dx = np.where(p == 0, 0.0, dout * (p * x ** (p - 1)))
+        dp = np.where((x == 0) & (p >= 0), 0.0, dout * y * np.log(x))
     return unbroadcast(dx, x.shape), unbroadcast(dp, p.shape)
 
 
