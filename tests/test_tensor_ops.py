@@ -73,6 +73,8 @@ UNARY = [
     ("neg", named("neg", lambda F, x: -x), "any"),
     ("exp", named("exp", lambda F, x: x.exp()), "any"),
     ("log", named("log", lambda F, x: x.log()), "positive"),
+    ("log", named("log10", lambda F, x: x.log10()), "positive"),
+    ("abs", named("abs", lambda F, x: x.abs()), "nonzero"),
     ("tanh", named("tanh", lambda F, x: x.tanh()), "any"),
     ("relu", named("relu", lambda F, x: x.relu()), "nonzero"),
     ("sigmoid", named("sigmoid", lambda F, x: x.sigmoid()), "any"),
@@ -80,6 +82,7 @@ UNARY = [
     ("pow", named("cube", lambda F, x: x**3), "any"),
     ("pow", named("rsqrt", lambda F, x: (x + 1e-5) ** -0.5), "positive"),
     ("pow", named("sqrt", lambda F, x: x**0.5), "positive"),
+    ("pow", named("sqrt_method", lambda F, x: x.sqrt()), "positive"),
     ("pow", named("reciprocal", lambda F, x: x**-1), "nonzero"),
     ("pow_tensor", named("two_to_the_x", lambda F, x: 2.0**x), "any"),
     ("add", named("plus_number", lambda F, x: x + 1.5), "any"),
@@ -123,6 +126,7 @@ def reduction_cases() -> list[Case]:
                             (shape,),
                         )
                     )
+                    cases.append(Case("var", named(f"std_{tag}", lambda F, x, kw=kw: x.std(**kw)), (shape,)))
                 if dim is not None:
                     cases.append(
                         Case("max", named(f"max_{tag}", lambda F, x, kw=kw: x.max(**kw).values), (shape,))

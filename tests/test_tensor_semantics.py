@@ -5,7 +5,9 @@ the test runs the same code on torch and compares."""
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as torch_F
 
+import ninjagrad.functional as ninja_F
 from ninjagrad.graph import topological_order
 from ninjagrad.tensor import MaxResult, Tensor, is_grad_enabled, no_grad
 
@@ -361,6 +363,83 @@ def test_float_and_double_casts_are_differentiable():
     assert x.grad.dtype == np.float32
     np.testing.assert_array_equal(x.grad, [2.0, 4.0])
     assert Tensor([1, 2]).float().dtype == np.float32
+
+
+# ---- lecture code that ports line for line -----------------------------------------------------------------
+
+
+def test_makemore_part1_lines_run_on_both_engines():
+    """The bigram network of makemore part 1, written once with PyTorch's names, on both engines."""
+    rng = np.random.default_rng(7)
+    xs, ys = rng.integers(0, 27, 50), rng.integers(0, 27, 50)
+    W0 = rng.standard_normal((27, 27)).astype(np.float32)
+
+    def step(W, xs, ys, F):
+        xenc = F.one_hot(xs, num_classes=27).float()
+        counts = (xenc @ W).exp()
+        probs = counts / counts.sum(1, keepdims=True)  # numpy's spelling, as in the lecture
+        loss = -probs[np.arange(50), ys].log().mean() + 0.01 * (W**2).mean()
+        W.grad = None
+        loss.backward()
+        return loss.item(), W.grad
+
+    ours = step(Tensor(W0, requires_grad=True), Tensor(xs), Tensor(ys), ninja_F)
+    theirs = step(torch.tensor(W0, requires_grad=True), torch.tensor(xs), torch.tensor(ys), torch_F)
+    assert abs(ours[0] - theirs[0]) < 1e-5
+    np.testing.assert_allclose(ours[1], theirs[1].numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_makemore_part3_helpers_match_torch():
+    """numel/nelement, std, log10, sqrt, abs, comparisons and keepdims, as part 3's diagnostics use them."""
+    data = np.array([[0.5, -2.0, 1.5], [0.995, -0.2, 3.0]], dtype=np.float32)
+    x, tx = both(data)
+    assert x.numel() == x.nelement() == tx.nelement() == 6
+    pairs = [
+        (x.std(0, keepdim=True), tx.std(0, keepdim=True)),
+        (x.std(), tx.std()),
+        (x.abs().sqrt(), tx.abs().sqrt()),
+        (x.abs().log10(), tx.abs().log10()),
+        (x.mean(1, keepdims=True), tx.mean(1, keepdims=True)),
+        (x.var(0, keepdims=True), tx.var(0, keepdims=True)),
+        (x.max(1, keepdims=True).values, tx.max(1, keepdims=True).values),
+        ((x.abs() > 0.99).float().mean(), (tx.abs() > 0.99).float().mean()),
+    ]
+    for ours, theirs in pairs:
+        assert ours.shape == tuple(theirs.shape)
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-6)
+    for ours, theirs in [
+        (x < 0.5, tx < 0.5),
+        (x <= 0.5, tx <= 0.5),
+        (x >= 0.5, tx >= 0.5),
+        (0.5 < x, 0.5 < tx),
+    ]:
+        assert ours.dtype == np.bool_ and not ours.requires_grad
+        np.testing.assert_array_equal(ours.data, theirs.numpy())
+    assert x == x and x is not x * 1  # == stays identity: tensors key the backward's gradient table
+
+
+def test_no_grad_also_decorates_a_function():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+
+    @no_grad()
+    def evaluate(scale):
+        """Evaluation code."""
+        assert not is_grad_enabled()
+        return (w * scale).sum()
+
+    loss = evaluate(3.0)
+    assert not loss.requires_grad and loss.item() == 9.0
+    assert is_grad_enabled() and evaluate.__doc__ == "Evaluation code."
+
+
+def test_one_element_tensors_have_a_truth_value_and_larger_ones_raise():
+    loss = Tensor(2.5)
+    assert (loss > 2.0) and not (loss > 3.0) and bool(Tensor([[1.0]]))
+    assert not Tensor(0.0)
+    with pytest.raises(ValueError, match=r"truth value of a tensor of shape \(2,\).*ambiguous"):
+        bool(Tensor([1.0, 2.0]))
+    with pytest.raises(RuntimeError):  # torch agrees
+        bool(torch.tensor([1.0, 2.0]))
 
 
 def test_pow_gradients_at_zero_are_taken_as_torch_takes_them():

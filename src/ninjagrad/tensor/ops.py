@@ -244,6 +244,18 @@ def tanh_backward(saved, dout):
     return (dout * (1 - y**2),)
 
 
+@forward("abs")
+def abs_(x):
+    return np.abs(x), (x,)
+
+
+@backward("abs")
+def abs_backward(saved, dout):
+    """dx = dout * sign(x) (0 at x = 0, as PyTorch)."""
+    (x,) = saved
+    return (dout * np.sign(x),)
+
+
 @forward("relu")
 def relu(x):
     return np.maximum(x, 0), (x,)

@@ -18,8 +18,10 @@ Semantics, as in PyTorch:
 
 from __future__ import annotations
 
+import functools
+import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -43,8 +45,17 @@ class no_grad:
     """Context manager in which tensor ops record no graph: for SGD updates and evaluation.
 
     Results computed inside are plain leaves with ``requires_grad=False``, so they cost no memory for the
-    backward pass and cannot be backpropagated through.
+    backward pass and cannot be backpropagated through. As in PyTorch it also decorates a function
+    (``@no_grad()`` above an evaluation function, as in the makemore lectures).
     """
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def without_grad(*args: Any, **kwargs: Any) -> Any:
+            with no_grad():  # a fresh context per call, so recursive and concurrent calls nest correctly
+                return fn(*args, **kwargs)
+
+        return without_grad
 
     def __enter__(self) -> no_grad:
         self._previous = _grad_mode.enabled
@@ -144,8 +155,23 @@ class Tensor:
     def is_leaf(self) -> bool:
         return not self._op
 
+    def numel(self) -> int:
+        """The number of elements: ``sum(p.numel() for p in parameters)`` counts a model's parameters."""
+        return self.data.size
+
+    nelement = numel  # the lectures' spelling
+
     def __len__(self) -> int:
         return len(self.data)
+
+    def __bool__(self) -> bool:
+        """The truth of a one-element tensor (``if loss > 3.0:``), as PyTorch; more elements are ambiguous."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor of shape {self.shape} ({self.data.size} elements) is "
+                f"ambiguous; test one element (t[i] > 0) or a reduction (t.max() > 0, t.sum().item() == 0)"
+            )
+        return bool(self.data)
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="Tensor(", threshold=20)
@@ -304,6 +330,21 @@ class Tensor:
     def __rpow__(self, base: Any) -> Tensor:
         return apply_op("pow_tensor", (self._lift(base), self))
 
+    # Comparisons give boolean tensors outside the graph (``(h.abs() > 0.99).float().mean()``, the lectures'
+    # saturation statistic). ``==`` stays identity: the backward pass keys its gradient table by tensor.
+
+    def __lt__(self, other: Any) -> Tensor:
+        return _leaf(np.asarray(self.data < self._lift(other).data))
+
+    def __le__(self, other: Any) -> Tensor:
+        return _leaf(np.asarray(self.data <= self._lift(other).data))
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _leaf(np.asarray(self.data > self._lift(other).data))
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _leaf(np.asarray(self.data >= self._lift(other).data))
+
     def __matmul__(self, other: Any) -> Tensor:
         return apply_op("matmul", (self, self._lift(other)))
 
@@ -317,6 +358,16 @@ class Tensor:
 
     def log(self) -> Tensor:
         return apply_op("log", (self,))
+
+    def log10(self) -> Tensor:
+        """log(x) / ln 10, composed (the lectures plot ``loss.log10()``)."""
+        return self.log() / math.log(10)
+
+    def sqrt(self) -> Tensor:
+        return self**0.5
+
+    def abs(self) -> Tensor:
+        return apply_op("abs", (self,))
 
     def tanh(self) -> Tensor:
         return apply_op("tanh", (self,))
@@ -342,11 +393,18 @@ class Tensor:
 
     # ---- reductions --------------------------------------------------------------------------------------
 
-    def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        return apply_op("sum", (self,), dim=_dims(dim, self.ndim), keepdim=keepdim)
+    # Every reduction also takes ``keepdims``, NumPy's spelling, as PyTorch does: makemore part 1 writes
+    # ``P.sum(1, keepdims=True)``.
 
-    def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        return apply_op("mean", (self,), dim=_dims(dim, self.ndim), keepdim=keepdim)
+    def sum(
+        self, dim: int | Sequence[int] | None = None, keepdim: bool = False, *, keepdims: bool = False
+    ) -> Tensor:
+        return apply_op("sum", (self,), dim=_dims(dim, self.ndim), keepdim=keepdim or keepdims)
+
+    def mean(
+        self, dim: int | Sequence[int] | None = None, keepdim: bool = False, *, keepdims: bool = False
+    ) -> Tensor:
+        return apply_op("mean", (self,), dim=_dims(dim, self.ndim), keepdim=keepdim or keepdims)
 
     def var(
         self,
@@ -355,6 +413,7 @@ class Tensor:
         unbiased: bool = True,
         *,
         correction: int | None = None,
+        keepdims: bool = False,
     ) -> Tensor:
         """Variance over ``dim``; ``unbiased=True`` divides by n - 1 (Bessel's correction), as PyTorch.
 
@@ -362,12 +421,28 @@ class Tensor:
         """
         if correction is None:
             correction = 1 if unbiased else 0
-        return apply_op("var", (self,), dim=_dims(dim, self.ndim), keepdim=keepdim, correction=correction)
+        dim = _dims(dim, self.ndim)
+        return apply_op("var", (self,), dim=dim, keepdim=keepdim or keepdims, correction=correction)
 
-    def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor | MaxResult:
+    def std(
+        self,
+        dim: int | Sequence[int] | None = None,
+        keepdim: bool = False,
+        unbiased: bool = True,
+        *,
+        correction: int | None = None,
+        keepdims: bool = False,
+    ) -> Tensor:
+        """The square root of ``var`` (same arguments), composed: makemore part 3 normalises by it."""
+        return self.var(dim, keepdim, unbiased, correction=correction, keepdims=keepdims) ** 0.5
+
+    def max(
+        self, dim: int | None = None, keepdim: bool = False, *, keepdims: bool = False
+    ) -> Tensor | MaxResult:
         """As PyTorch: without ``dim``, the largest element (a tensor; on ties the gradient is shared evenly);
         with ``dim``, a ``(values, indices)`` pair whose gradient goes to one index per row, the first of
         any ties (NaN counts as the largest)."""
+        keepdim = keepdim or keepdims
         if dim is None:
             return apply_op("max_all", (self,))
         if self.ndim == 0:  # PyTorch allows dim 0 (or -1) of a 0-d tensor: the element, at index 0
