@@ -442,6 +442,13 @@ def test_one_element_tensors_have_a_truth_value_and_larger_ones_raise():
         bool(torch.tensor([1.0, 2.0]))
 
 
+def test_numpy_integer_constants_keep_a_float32_tensor_float32_like_torch():
+    x, tx = both([1.0, 2.0])
+    for constant in (np.int64(2), np.array([1, 2]), np.array([True, False])):
+        assert (x * constant).dtype == np.float32
+        assert (tx * torch.as_tensor(constant)).dtype == torch.float32
+
+
 def test_pow_gradients_at_zero_are_taken_as_torch_takes_them():
     """x**0 is constant (dx = 0 even at x = 0) and 0**p does not move with p >= 0 (dp = 0): the plain
     formulas give 0 * inf = NaN there."""

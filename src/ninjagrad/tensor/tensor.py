@@ -283,15 +283,16 @@ class Tensor:
     def _lift(self, other: Any) -> Tensor:
         """Make a constant tensor of a number or array met in an op with ``self``.
 
-        Python (and NumPy) numbers take ``self``'s dtype, as PyTorch does, so ``x * 0.5`` stays float32.
-        Integer tensors (indices) follow NumPy's promotion rules.
+        Numbers and arrays (Python's or NumPy's, integer or float) met by a float tensor take its dtype, as
+        PyTorch does, so ``x * 0.5`` and ``x * np.int64(2)`` stay float32. Integer tensors (indices) follow
+        NumPy's promotion rules.
         """
         if isinstance(other, Tensor):
             return other
         if isinstance(other, (int, float)) and self.data.dtype.kind == "f":
             return _leaf(np.asarray(other, dtype=self.data.dtype))
         array = np.asarray(other)
-        if array.dtype.kind == "f" and self.data.dtype.kind == "f":
+        if array.dtype.kind in "fiub" and self.data.dtype.kind == "f":
             array = array.astype(self.data.dtype, copy=False)
         return _leaf(array)
 
