@@ -218,3 +218,17 @@ def test_embedding_is_indexing_with_scatter_add():
 def test_every_fused_rule_is_registered_with_both_halves():
     for name in ("cross_entropy", "batch_norm", "softmax", "log_softmax"):
         assert name in ops.FORWARD and name in ops.BACKWARD
+
+
+def test_arrays_where_a_tensor_is_needed_are_refused_with_the_fix():
+    logits = np.zeros((4, 3))
+    calls = [
+        lambda: F.cross_entropy(logits, [0, 1, 2, 0]),
+        lambda: F.softmax(logits, dim=1),
+        lambda: F.log_softmax(logits, dim=1),
+        lambda: F.batch_norm(logits, None, None, training=True),
+        lambda: F.embedding([0, 1], logits),
+    ]
+    for call in calls:
+        with pytest.raises(TypeError, match=r"expects a Tensor as input, got numpy.ndarray.*Tensor\(data\)"):
+            call()

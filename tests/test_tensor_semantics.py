@@ -462,3 +462,20 @@ def test_pow_gradients_at_zero_are_taken_as_torch_takes_them():
     np.testing.assert_array_equal(np.isinf(x_ours), np.isinf(x_torch.numpy()))  # 0**0.5 is inf, as torch
     np.testing.assert_array_equal(x_ours, x_torch.numpy())
     assert not np.isnan(x_ours).any() and not np.isnan(p_ours).any()
+
+
+def test_bad_dims_in_transpose_permute_and_softmax_name_the_rank():
+    x = Tensor(np.zeros((2, 3)))
+    with pytest.raises(IndexError, match="dim 5 is out of range for a tensor with 2 dims"):
+        x.transpose(0, 5)
+    with pytest.raises(IndexError, match="dim 5 is out of range for a tensor with 3 dims"):
+        Tensor(np.zeros((2, 3, 4))).permute(0, 1, 5)
+    with pytest.raises(IndexError, match="dim 2 is out of range for a tensor with 2 dims"):
+        ninja_F.softmax(x, dim=2)
+    assert x.transpose(-1, 0).shape == (3, 2) and Tensor(1.0).transpose(0, -1).shape == ()
+
+
+def test_data_that_is_not_numbers_is_refused_with_what_to_pass():
+    for bad in ("abc", None, 1j):
+        with pytest.raises(TypeError, match="Tensor holds numbers.*pass a number"):
+            Tensor(bad)

@@ -21,7 +21,17 @@ import numpy as np
 
 from ninjagrad.tensor.broadcast import unbroadcast
 from ninjagrad.tensor.ops import backward, forward
-from ninjagrad.tensor.tensor import Tensor, _leaf, apply_op, no_grad
+from ninjagrad.tensor.tensor import Tensor, _dims, _leaf, apply_op, no_grad
+
+
+def _check_tensor(input: Any, function: str) -> None:
+    """The functions below record graph nodes, so their input must be a Tensor, not an array."""
+    if not isinstance(input, Tensor):
+        raise TypeError(
+            f"{function} expects a Tensor as input, got {type(input).__module__}.{type(input).__name__}; "
+            f"wrap the data first: Tensor(data) (with requires_grad=True for a gradient)"
+        )
+
 
 # ---------------------------------------------------------------------------------------------------------
 # softmax and log_softmax
@@ -43,7 +53,8 @@ def _softmax_backward(saved, dout):
 
 def softmax(input: Tensor, dim: int) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``: the probabilities of the makemore MLP's next character."""
-    return apply_op("softmax", (input,), dim=dim)
+    _check_tensor(input, "softmax")
+    return apply_op("softmax", (input,), dim=_dims(dim, input.ndim))
 
 
 @forward("log_softmax")
@@ -62,7 +73,8 @@ def _log_softmax_backward(saved, dout):
 
 def log_softmax(input: Tensor, dim: int) -> Tensor:
     """x - log(sum(exp(x))) along ``dim``: log-probabilities, computed without overflow."""
-    return apply_op("log_softmax", (input,), dim=dim)
+    _check_tensor(input, "log_softmax")
+    return apply_op("log_softmax", (input,), dim=_dims(dim, input.ndim))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -112,6 +124,7 @@ def cross_entropy(input: Tensor, target: Any, reduction: str = "mean") -> Tensor
 
     ``reduction``: ``"mean"`` (PyTorch's default), ``"sum"`` or ``"none"`` (one loss per row).
     """
+    _check_tensor(input, "cross_entropy")
     targets = np.asarray(target.data if isinstance(target, Tensor) else target)
     if input.ndim != 2:
         raise ValueError(f"cross_entropy expects logits of shape (n, classes), got {input.shape}")
@@ -179,6 +192,7 @@ def batch_norm(
 
     Eval mode (``training=False``) normalises with the running statistics, composed from primitive ops.
     """
+    _check_tensor(input, "batch_norm")
     if input.ndim != 2:
         raise ValueError(f"batch_norm expects input of shape (n, features), got {input.shape}")
     n, features = input.shape
@@ -240,4 +254,5 @@ def embedding(input: Any, weight: Tensor) -> Tensor:
 
     Its gradient is the scatter-add of indexing: a row picked k times receives k contributions.
     """
+    _check_tensor(weight, "embedding (its weight)")
     return weight[input]

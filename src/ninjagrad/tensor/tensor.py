@@ -105,7 +105,10 @@ class Tensor:
         if dtype is None and array.dtype.kind == "f" and array.dtype != DEFAULT_FLOAT:
             array = array.astype(DEFAULT_FLOAT)
         if array.dtype.kind not in "fiub":
-            raise TypeError(f"Tensor holds numbers; got data of dtype {array.dtype}")
+            raise TypeError(
+                f"Tensor holds numbers (bool, integer or float), got data of dtype {array.dtype}; pass a "
+                f"number, nested lists of numbers or a numeric array"
+            )
         if requires_grad:
             _check_can_require_grad(array.dtype)
         self.data = array
@@ -470,6 +473,7 @@ class Tensor:
     def permute(self, *dims: int | Sequence[int]) -> Tensor:
         if len(dims) == 1 and not isinstance(dims[0], (int, np.integer)):
             dims = tuple(dims[0])
+        _dims(dims, self.ndim)  # each in range, or an error that names the rank
         if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
             raise ValueError(
                 f"permute{dims} must name each of the {self.ndim} dims of shape {self.shape} once"
@@ -477,8 +481,10 @@ class Tensor:
         return apply_op("permute", (self,), dims=tuple(dims))
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
+        _dims((dim0, dim1), self.ndim)  # both in range, or an error that names the rank
         dims = list(range(self.ndim))
-        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+        if dims:  # a 0-d tensor has nothing to swap (dims 0 and -1 are allowed, as PyTorch)
+            dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
         return apply_op("permute", (self,), dims=tuple(dims))
 
     @property
