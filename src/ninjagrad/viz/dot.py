@@ -97,7 +97,7 @@ def draw_dot(root: Any, format: str = "svg", rankdir: str = "LR") -> Drawing:
             drawing.edge(name + "_op", name)
             for parent in node._prev:
                 drawing.edge(names[id(parent)], name + "_op")
-            if not node._prev:  # made by an op, yet no inputs: a tensor whose graph backward() freed
+            if _is_freed(node):
                 freed.append(node)
                 drawing.node(name + "_freed", label=FREED_NOTE, shape="note", style="dashed")
                 drawing.edge(name + "_freed", name + "_op", style="dashed")
@@ -173,6 +173,15 @@ def _record_fields(node: Any) -> list[str]:
     title = f"{node.label} {data.shape}" if node.label else str(data.shape)
     grad = "grad None" if node.grad is None else f"grad {_summary(np.asarray(node.grad))}"
     return [_escape(title), _escape(f"data {_summary(data)}"), _escape(grad)]
+
+
+def _is_freed(node: Any) -> bool:
+    """A tensor made by an op whose inputs ``backward()`` has let go of.
+
+    Only array nodes count: Values keep their graph, and the one scalar op node without inputs is an empty
+    ``sum_values([])``, which has nothing to draw rather than something lost.
+    """
+    return bool(node._op) and not node._prev and not isinstance(node.data, numbers.Real)
 
 
 def _describe(node: Any) -> str:
