@@ -145,6 +145,50 @@ MISTAKES = [
         "(n-1)/n",
     ),
     ("cross_entropy", "dlogits /= n", "pass", "logits", "factor", "n = 32"),
+    ("atomic", "db2 = dlogits.sum(0)", "db2 = dlogits.sum(0, keepdims=True)", "b2", "keepdim", "without"),
+    (
+        "atomic",
+        "dbndiff2 = np.broadcast_to(dbnvar * (1 / (n - 1)), bndiff2.shape).copy()",
+        "dbndiff2 = dbnvar * (1 / (n - 1))",
+        "bndiff2",
+        "missing_broadcast",
+        "stretch it to (32, 64)",
+    ),
+    (
+        "atomic",
+        "dcounts += np.broadcast_to(dcounts_sum, counts.shape)",
+        "dcounts = dcounts_sum",
+        "counts",
+        "missing_accumulation",
+        "through counts_sum alone",
+    ),
+    (
+        "atomic",
+        "dbndiff += dbndiff2 * (2 * bndiff**1)",
+        "dbndiff += dbndiff2 * bndiff",
+        "bndiff",
+        "factor",
+        "through bndiff2 is 1/2",
+    ),
+    (
+        "batchnorm",
+        "- n / (n - 1) * bnraw * (dhpreact * bnraw).sum(0)",
+        "- bnraw * (dhpreact * bnraw).sum(0)",
+        "hprebn",
+        "factor",
+        "through bnvar is (n-1)/n",
+    ),
+    (
+        "batchnorm",
+        "n * dhpreact - dhpreact.sum(0) -",
+        "n * dhpreact -",
+        "hprebn",
+        "missing_accumulation",
+        "lacks the contribution through bnmean",
+    ),
+    ("atomic", "dhpreact = dh * (1 - h**2)", "dhpreact = 1 - h**2", "hpreact", "missing_upstream", "dh"),
+    ("scalar", "da = b * de  #", "da = b  #", "a", "missing_upstream", "de"),
+    ("scalar", "dx1 = w1 * dx1w1  #", "dx1 = x1 * dx1w1  #", "x1", "own_factor", "x1 itself"),
     (
         "atomic",
         "dW2 = h.T @ dlogits",
@@ -367,10 +411,10 @@ def test_what_the_learners_file_does_cannot_change_the_verdict(tmp_path):
 
 def test_python_workbook_runs_the_check(tmp_path):
     path = tmp_path / "scalar.py"
-    path.write_text(solved("scalar").replace("dc = dd\n", "dc = 2 * dd\n"))
+    path.write_text(solved("scalar").replace("dc = dd\n", "dc = -dd\n"))
     done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
-    assert "dc is the first wrong gradient" in done.stdout and "likely mistake (factor)" in done.stdout
+    assert "dc is the first wrong gradient" in done.stdout and "likely mistake (sign)" in done.stdout
 
 
 def test_an_unreadable_file_is_a_user_error(tmp_path, capsys):

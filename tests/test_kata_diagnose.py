@@ -30,6 +30,21 @@ def test_a_dropped_keepdim_is_named_even_though_the_shapes_broadcast():
     assert kind(ref.reshape(32), ref) == "keepdim"
 
 
+def test_a_kept_dimension_the_variable_lacks_is_told_to_go_not_to_stay():
+    ref = rng.standard_normal(27)  # db2: b2 is (27,)
+    found = diagnose(ref.reshape(1, 27), ref, context("b2"))
+    assert found.kind == "keepdim" and "sum without `keepdims=True`" in found.message
+    assert "Keep it" not in found.message
+    found = diagnose(ref.reshape(27), ref.reshape(1, 27), context("bnbias"))
+    assert "Keep it (`.sum(..., keepdims=True)`)" in found.message
+
+
+def test_a_sums_gradient_left_unstretched_is_a_missing_broadcast():
+    column = rng.standard_normal((1, 64))  # dbndiff2 = 1/(n-1) * dbnvar, without the (32, 64) stretch
+    found = diagnose(column, np.broadcast_to(column, (32, 64)), context("bndiff2"))
+    assert found.kind == "missing_broadcast" and "stretch it to (32, 64)" in found.message
+
+
 def test_right_numbers_in_another_shape_need_a_reshape():
     ref = rng.standard_normal((32, 3, 10))
     assert kind(ref.reshape(32, 30), ref) == "reshape"
@@ -63,6 +78,50 @@ def test_one_path_alone_is_a_missing_accumulation():
     assert found.kind == "missing_accumulation" and "add the one through probs" in found.message
 
 
+def test_one_path_written_with_a_second_equals_before_it_was_stretched():
+    a, b = rng.standard_normal((32, 27)), rng.standard_normal((32, 1))
+    ctx = context("counts", contributions=(Contribution("probs", a), Contribution("counts_sum", b)))
+    found = diagnose(b, a + b, ctx)  # dcounts = dcounts_sum: (32, 1), and the probs path lost
+    assert found.kind == "missing_accumulation" and "through counts_sum alone" in found.message
+
+
+def test_one_path_off_by_a_named_factor_a_sign_or_missing():
+    a, b = rng.standard_normal((32, 64)), rng.standard_normal((32, 64))
+    ctx = context("bndiff", contributions=(Contribution("bnraw", a), Contribution("bndiff2", b)))
+    found = diagnose(a + b / 2, a + b, ctx)  # the 2 of d(x**2)/dx forgotten on one path
+    assert found.kind == "factor" and "through bndiff2 is 1/2 = 0.5 times" in found.message
+    assert "the other is right" in found.message
+    assert kind(a - b, a + b, ctx) == "sign"
+    c = rng.standard_normal((32, 64))
+    three = context(
+        "hprebn", contributions=(Contribution("x", a), Contribution("bnmean", b), Contribution("bnvar", c))
+    )
+    found = diagnose(a + b + 31 / 32 * c, a + b + c, three)  # the variance with 1/n, not 1/(n-1)
+    assert found.kind == "factor" and "through bnvar is (n-1)/n" in found.message
+    found = diagnose(a + c, a + b + c, three)
+    assert found.kind == "missing_accumulation" and "lacks the contribution through bnmean" in found.message
+
+
+def test_the_local_derivative_alone_misses_the_upstream_gradient():
+    h, dh = rng.uniform(-1, 1, (32, 64)), rng.standard_normal((32, 64))
+    ctx = context("hpreact", namespace={"dh": dh, "h": h}, upstream=("dh",))
+    found = diagnose(1 - h**2, (1 - h**2) * dh, ctx)  # dhpreact = 1 - h**2
+    assert found.kind == "missing_upstream" and "dh" in found.message
+    ctx = context("a", namespace={"de": np.float64(-2.0)}, upstream=("de",))
+    assert kind(-3.0, 6.0, ctx) == "missing_upstream"  # the scalar kata: da = b, de forgotten
+
+
+def test_the_variables_own_value_where_the_other_factor_belongs():
+    ctx = context("x1", namespace={"x1": 2.0, "w1": -3.0, "dx1w1": np.float64(0.5)}, upstream=("dx1w1",))
+    found = diagnose(np.float64(1.0), np.float64(-1.5), ctx)  # dx1 = x1 * dx1w1
+    assert found.kind == "own_factor" and "x1 itself times dx1w1" in found.message
+
+
+def test_a_single_number_gets_no_factor_it_would_be_a_coincidence_and_the_answer():
+    found = diagnose(np.float64(4.0), np.float64(-2.0), context("d"))  # dd = d where f * dL = -2
+    assert found.kind == "wrong_values" and "-2" not in found.message
+
+
 def test_a_flipped_sign():
     ref = rng.standard_normal((32, 27))
     assert kind(-ref, ref) == "sign"
@@ -76,7 +135,7 @@ def test_a_flipped_sign():
         (1 / 32, "1/n"),
         (31 / 32, "(n-1)/n"),
         (32 / 31, "n/(n-1)"),
-        (2.0, "2 = 2"),
+        (2.0, "is 2 times"),
         (-0.5, "-1/2"),
     ],
 )

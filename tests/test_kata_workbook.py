@@ -170,6 +170,17 @@ def test_the_reference_gradients_have_their_variables_shapes():
             assert np.shape(reference.gradients[gradient.name]) == np.shape(reference.forward[gradient.name])
 
 
+@pytest.mark.parametrize("name", [n for n in EXERCISES if any(g.paths for g in EXERCISES[n].gradients)])
+def test_the_paths_of_a_one_formula_gradient_add_up_to_autograds(name):
+    """The paths name a wrong term (n - 1 in the variance's); they must be the true terms of the gradient."""
+    reference = build_reference(EXERCISES[name])
+    for gradient in EXERCISES[name].gradients:
+        terms = reference.contributions[gradient.name]
+        assert [term.path for term in terms] == [path for path, _ in gradient.paths]
+        total = sum(np.asarray(term.value, np.float64) for term in terms)
+        assert np.allclose(total, reference.gradients[gradient.name], rtol=1e-4, atol=1e-6)
+
+
 def test_new_writes_a_workbook_and_refuses_to_overwrite(tmp_path, capsys):
     path = tmp_path / "mine.py"
     assert main(["kata", "new", "scalar", "-o", str(path)]) == 0

@@ -172,6 +172,7 @@ class Reference:
     gradients: dict[str, np.ndarray]  # autograd's, by forward name
     solution: Workbook
     contributions: dict[str, tuple[Contribution, ...]]  # the terms of gradients that sum several paths
+    upstream: dict[str, tuple[str, ...]]  # the gradients from above each gradient's reference line uses
     probes: dict[str, ProbeCase]
 
     def namespace(self) -> dict[str, Any]:
@@ -195,8 +196,9 @@ def build_reference(exercise: Exercise) -> Reference:
     gradients = {name: np.asarray(value) for name, value in exercise.autograd(forward).items()}
     main = forward | {"d" + name: value for name, value in gradients.items()}
     contributions = {g.name: _contributions(solution, g, main, exercise) for g in exercise.gradients}
+    upstream = {g.name: _upstream(solution, g, forward) for g in exercise.gradients}
     probes = _probe_cases(exercise, solution, main) if exercise.probed else {}
-    return Reference(forward, gradients, solution, contributions, probes)
+    return Reference(forward, gradients, solution, contributions, upstream, probes)
 
 
 def _probe_cases(exercise: Exercise, solution: Workbook, main: dict[str, Any]) -> dict[str, ProbeCase]:
@@ -226,7 +228,12 @@ def _run(statement: Statement, solution: Workbook, namespace: dict[str, Any]) ->
 def _contributions(
     solution: Workbook, gradient: Gradient, namespace: dict[str, Any], exercise: Exercise
 ) -> tuple[Contribution, ...]:
-    """The terms of a gradient written as ``dX = a`` then ``dX += b`` in the solution (none otherwise)."""
+    """The terms of a gradient written as ``dX = a`` then ``dX += b`` in the solution, or its ``paths``."""
+    if gradient.paths:
+        return tuple(
+            Contribution(path, np.asarray(eval(expression, dict(namespace))))
+            for path, expression in gradient.paths
+        )
     upstream = {g.variable: g.name for g in exercise.gradients}
     terms = []
     for statement in solution.statements_of(gradient.name):
@@ -241,6 +248,21 @@ def _contributions(
         value = eval(compile(ast.Expression(node.value), solution.path, "eval"), dict(namespace))
         terms.append(Contribution(path, np.asarray(value)))
     return tuple(terms) if len(terms) > 1 else ()
+
+
+def _upstream(solution: Workbook, gradient: Gradient, forward: dict[str, Any]) -> tuple[str, ...]:
+    """The gradients from above that the solution's lines for ``gradient`` read: ``dh`` for ``dhpreact``."""
+    read = (
+        node.id
+        for statement in solution.statements_of(gradient.name)
+        for node in ast.walk(statement.node)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    )
+    return tuple(
+        dict.fromkeys(
+            name for name in read if name != gradient.variable and name[:1] == "d" and name[1:] in forward
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -316,7 +338,13 @@ def _judge(
     comparison = compare(gradient.variable, mine, expected, show=False)
     diagnosis = None
     if not comparison.approximate:
-        context = Context(gradient, reference.namespace(), reference.contributions[gradient.name], constants)
+        context = Context(
+            gradient,
+            reference.namespace(),
+            reference.contributions[gradient.name],
+            constants,
+            reference.upstream[gradient.name],
+        )
         diagnosis = diagnose(mine, expected, context)
     probe = None
     if gradient.name in reference.probes:
@@ -350,7 +378,10 @@ def _judge_probe(
     comparison = compare(f"{gradient.variable} (probe)", mine, case.expected, show=False)
     if comparison.approximate:
         return comparison, None
-    found = diagnose(mine, case.expected, Context(gradient, case.namespace, case.contributions, constants))
+    context = Context(
+        gradient, case.namespace, case.contributions, constants, reference.upstream[gradient.name]
+    )
+    found = diagnose(mine, case.expected, context)
     return comparison, Diagnosis(
         found.kind,
         f"{gradient.variable} passes on the real batch, but {gradient.hidden}. Run again with "

@@ -50,6 +50,7 @@ class Context:
     namespace: Mapping[str, Any]  # forward variables and the upstream gradients the line was given
     contributions: tuple[Contribution, ...] = ()  # the reference solution's terms, when there are several
     constants: Mapping[str, float] = field(default_factory=dict)  # {"n": 32} where a batch size applies
+    upstream: tuple[str, ...] = ()  # the gradients from above that the reference line multiplies ("dh")
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
@@ -87,11 +88,15 @@ def missing_keepdim(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosi
     if not _close(mine.reshape(ref.shape), ref):
         return None
     g = ctx.gradient
+    if mine.ndim > ref.ndim:  # the sum kept a dimension the variable does not have (db2 from a (27,) b2)
+        fix = f"{g.name} has no such dimension: sum without `keepdims=True` (or reshape to {_shape(ref)})"
+    else:
+        fix = "a summed dimension was dropped. Keep it (`.sum(..., keepdims=True)`)"
     return Diagnosis(
         "keepdim",
         f"{g.variable} has shape {_shape(mine)} but {g.name} has shape {_shape(ref)}: the values are right, "
-        f"but a summed dimension was dropped. Keep it (`.sum(..., keepdims=True)`). Broadcasting hides this: "
-        f"{_shape(mine)} and {_shape(ref)} combine without an error, into the wrong shape, further down.",
+        f"but {fix}. Broadcasting hides this: {_shape(mine)} and {_shape(ref)} combine without an error, "
+        "into the wrong shape, further down.",
     )
 
 
@@ -117,6 +122,22 @@ def transposed(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | N
         f"{g.variable} is the transpose of the right gradient ({_shape(mine)} where {g.name} is "
         f"{_shape(ref)}). In a matrix product's backward the shapes fix the order: the result must have "
         f"{g.name}'s shape, so swap the two factors (and which of them is transposed).",
+    )
+
+
+def missing_broadcast(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
+    """The gradient of a sum (or of a stretched value) left unstretched: right numbers, too few of them."""
+    if mine.shape == ref.shape or not _broadcasts_to(mine.shape, ref.shape):
+        return None
+    if not _close(np.broadcast_to(mine, ref.shape), ref):
+        return None
+    g = ctx.gradient
+    return Diagnosis(
+        "missing_broadcast",
+        f"{g.variable} has shape {_shape(mine)} but {g.name} has shape {_shape(ref)}: the numbers are right, "
+        f"but a gradient has its variable's full shape. Where the forward pass summed {g.name}, every entry "
+        f"of the sum gets the sum's gradient: stretch it to {_shape(ref)} (`np.broadcast_to`, or a product "
+        f"with `np.ones_like({g.name})`).",
     )
 
 
@@ -159,20 +180,28 @@ def wrong_shape(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | 
 
 
 def missing_accumulation(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
+    """One path's contribution alone, even one that has not been stretched to the variable's shape yet
+    (``dcounts = dcounts_sum``, the (n, 1) second term, written with `=`)."""
+    if not _broadcasts_to(mine.shape, ref.shape):
+        return None
+    mine = np.broadcast_to(mine, ref.shape)
     paths = [c.path for c in ctx.contributions]
     for contribution in ctx.contributions:
-        if not _broadcasts_to(contribution.value.shape, ref.shape):
-            continue
         term = np.broadcast_to(contribution.value, ref.shape)
         if _close(mine, term) and not _close(term, ref):
             g = ctx.gradient
             others = [p for p in paths if p != contribution.path]
+            ones = "the one" if len(others) == 1 else "the ones"
+            how = (
+                ""
+                if g.paths
+                else f" (`{g.variable} += ...`; a second `=` throws the first contribution away)"
+            )
             return Diagnosis(
                 "missing_accumulation",
                 f"{g.variable} equals the contribution through {contribution.path} alone. {g.name} is used "
                 f"in {len(paths)} places ({_listed(paths)}), so its gradient is the sum of the contributions "
-                f"of all of them: add the one through {_listed(others)} (`{g.variable} += ...`; a second `=` "
-                "throws the first contribution away).",
+                f"of all of them: add {ones} through {_listed(others)}{how}.",
             )
     return None
 
@@ -223,36 +252,107 @@ def lost_repeated_indices(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Di
     return Diagnosis(
         "scatter_add",
         f"{g.variable} is wrong only in rows whose index occurs several times in {index_name} (row {row} "
-        f"is used {int(uses[row])} times): the repeated indices' gradients were not added up. Indexed "
-        f"assignment (`{g.variable}[{index_name}] += ...`) keeps just one of the repeats; the gradient of a "
-        "lookup is a scatter-add (`np.add.at`, or a loop over the positions).",
+        f"is used {int(uses[row])} times): the repeated indices' gradients were not added up. Both an "
+        f"indexed `{g.variable}[{index_name}] += ...` (NumPy applies one of the repeats) and `=` in a loop "
+        "keep just one; the gradient of a lookup is a scatter-add (`np.add.at`, or `+=` in a loop over the "
+        "positions, one at a time).",
     )
 
 
 def constant_factor(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
-    energy = float(np.sum(ref.astype(np.float64) ** 2))
-    if energy == 0.0:
+    """The right gradient times a constant. Not for a single number: any two numbers differ by some factor,
+    so a named one (2, 1/n) would be a coincidence passed off as a diagnosis, and it would give the answer."""
+    if mine.size == 1:
         return None
-    k = float(np.sum(mine.astype(np.float64) * ref)) / energy  # the least-squares factor: mine ≈ k * ref
-    scale = float(np.abs(mine).max())
-    if scale == 0 or not np.isfinite(k) or abs(k - 1) < 1e-4:  # all zeros is not "a factor of 0"
-        return None
-    if not np.allclose(mine, k * ref, rtol=1e-4, atol=1e-4 * scale):
+    k = _factor(mine, ref)
+    if k is None:
         return None
     g = ctx.gradient
-    for label, value, reason in _named_factors(ctx.constants):
-        if abs(k - value) <= 1e-3 * abs(value):
-            return Diagnosis(
-                "factor",
-                f"{g.variable} is {label} = {value:.6g} times the right gradient: {reason}.",
-            )
-    if mine.size == 1:  # any two numbers differ by some factor: only a named one says anything
-        return None
+    named = _named_factor(k, ctx.constants)
+    if named is not None:
+        label, value, reason = named
+        return Diagnosis("factor", f"{g.variable} is {_times(label, value)} the right gradient: {reason}.")
     return Diagnosis(
         "factor",
         f"{g.variable} is the right gradient times a constant, about {k:.6g}: a constant in the forward line "
         "(a 1/n, an exponent, a 2) is missing, extra or wrong.",
     )
+
+
+def wrong_path(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
+    """A gradient that sums several paths, right on all but one, and that one missing, or off by its sign
+    or a named factor (``dbndiff += bndiff * dbndiff2`` without the 2; the fused BatchNorm with 1/n where
+    the variance has 1/(n-1))."""
+    if mine.size == 1:
+        return None
+    paths = [c.path for c in ctx.contributions]
+    g = ctx.gradient
+    for contribution in ctx.contributions:
+        term = np.broadcast_to(contribution.value, ref.shape)
+        if _close(term, np.zeros_like(term)):
+            continue
+        k = _factor(mine - (ref - term), term, allow_zero=True)  # what this path contributes in `mine`
+        if k is None:
+            continue
+        where = f"{g.name} is used in {len(paths)} places ({_listed(paths)})"
+        others_right = "the other is right" if len(paths) == 2 else "the others are right"
+        if abs(k) < 1e-4:
+            return Diagnosis(
+                "missing_accumulation",
+                f"{g.variable} lacks the contribution through {contribution.path}: {where}, and its gradient "
+                "is the sum of the contributions of all of them.",
+            )
+        if abs(k + 1) < 1e-3:
+            return Diagnosis(
+                "sign",
+                f"{g.variable}'s contribution through {contribution.path} has the wrong sign ({where}; "
+                f"{others_right}): look for a minus sign on that path that was lost or doubled.",
+            )
+        named = _named_factor(k, ctx.constants)
+        if named is not None:
+            label, value, reason = named
+            return Diagnosis(
+                "factor",
+                f"{g.variable}'s contribution through {contribution.path} is {_times(label, value)} what it "
+                f"should be ({where}; {others_right}): {reason}.",
+            )
+    return None
+
+
+def missing_upstream(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
+    """The local derivative alone: the chain rule's product with the gradient from above was forgotten."""
+    g = ctx.gradient
+    for name in ctx.upstream:
+        upstream = np.asarray(ctx.namespace[name])
+        if not _broadcasts_to(upstream.shape, ref.shape):
+            continue
+        if _close(mine * upstream, ref):  # and mine alone is not: it is wrong
+            return Diagnosis(
+                "missing_upstream",
+                f"{g.variable} is the local derivative alone. The chain rule multiplies it by the gradient "
+                f"that has already reached the line's output from above, {name}.",
+            )
+    return None
+
+
+def own_factor(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
+    """The variable's own value where the other factor of a product belongs (``dx1 = x1 * dx1w1``)."""
+    g = ctx.gradient
+    own = ctx.namespace.get(g.name)
+    if own is None:
+        return None
+    for name in ctx.upstream:
+        upstream = np.asarray(ctx.namespace[name])
+        if np.broadcast_shapes(np.shape(own), upstream.shape) != ref.shape:
+            continue
+        guess = np.asarray(own) * upstream
+        if _close(mine, guess) and not _close(guess, ref):
+            return Diagnosis(
+                "own_factor",
+                f"{g.variable} is {g.name} itself times {name}. If {g.name} is one factor of a product, the "
+                "product's local derivative with respect to it is the other factor, not itself.",
+            )
+    return None
 
 
 def wrong_values(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis:
@@ -283,7 +383,15 @@ def wrong_values(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis:
 # The detectors, most specific first. Those about shape run only when the shapes differ, the others only when
 # they agree; `wrong_shape` and `wrong_values` always answer.
 Detector = Callable[[np.ndarray, np.ndarray, Context], "Diagnosis | None"]
-SHAPE_DETECTORS: tuple[Detector, ...] = (missing_keepdim, needs_reshape, transposed, missing_sum, wrong_shape)
+SHAPE_DETECTORS: tuple[Detector, ...] = (
+    missing_keepdim,
+    needs_reshape,
+    transposed,
+    missing_accumulation,
+    missing_broadcast,
+    missing_sum,
+    wrong_shape,
+)
 VALUE_DETECTORS: tuple[Detector, ...] = (
     missing_accumulation,
     sign_flipped,
@@ -291,6 +399,9 @@ VALUE_DETECTORS: tuple[Detector, ...] = (
     tied_maxima,
     lost_repeated_indices,
     constant_factor,
+    wrong_path,
+    missing_upstream,
+    own_factor,
     wrong_values,
 )
 
@@ -325,6 +436,33 @@ def not_assigned(gradient: Gradient) -> Diagnosis:
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------
+
+
+def _factor(mine: np.ndarray, ref: np.ndarray, *, allow_zero: bool = False) -> float | None:
+    """k if ``mine`` is k times ``ref`` (k != 1; k = 0 only if ``allow_zero``), else None."""
+    energy = float(np.sum(ref.astype(np.float64) ** 2))
+    if energy == 0.0:
+        return None
+    k = float(np.sum(mine.astype(np.float64) * ref)) / energy  # the least-squares factor: mine ≈ k * ref
+    scale = float(np.abs(ref).max()) * max(abs(k), 1.0)
+    if not np.isfinite(k) or abs(k - 1) < 1e-4 or (abs(k) < 1e-4 and not allow_zero):
+        return None  # all zeros is not "a factor of 0": it says nothing about a constant
+    if not np.allclose(mine, k * ref, rtol=1e-4, atol=1e-4 * scale):
+        return None
+    return k
+
+
+def _named_factor(k: float, constants: Mapping[str, float]) -> tuple[str, float, str] | None:
+    """The factor among the usual suspects (2, 1/n, n/(n-1), ...) that ``k`` is, with its usual cause."""
+    return next(
+        (named for named in _named_factors(constants) if abs(k - named[1]) <= 1e-3 * abs(named[1])), None
+    )
+
+
+def _times(label: str, value: float) -> str:
+    """``n = 32 times``, but ``2 times`` rather than ``2 = 2 times``."""
+    number = f"{value:.6g}"
+    return f"{label} times" if label == number else f"{label} = {number} times"
 
 
 def _named_factors(constants: Mapping[str, float]) -> list[tuple[str, float, str]]:

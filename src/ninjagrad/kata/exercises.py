@@ -30,6 +30,10 @@ class Gradient:
     ties_in: str | None = None  # the variable whose row maxima route this gradient (the max's tie rule)
     scatter: tuple[str, str] | None = None  # (indices, upstream gradient) when this is an embedding table's
     hidden: str | None = None  # why the real data hides mistakes in this line: then the probe runs it again
+    # For a gradient whose solution is one formula: the paths it sums, each (the variable it comes through,
+    # an expression of the workbook's variables), so that one wrong path can be named. A gradient written
+    # as `dX = ...` then `dX += ...` gets its paths from those lines instead.
+    paths: tuple[tuple[str, str], ...] = ()
 
     @property
     def variable(self) -> str:
@@ -360,6 +364,11 @@ BATCHNORM = Exercise(
             "Each hprebn entry reaches the output three ways: directly, through the batch mean, and through "
             "the variance (which divides by n - 1). Add the three; the result needs only dhpreact.sum(0) and "
             "(dhpreact * bnraw).sum(0) besides bngain, bnvar_inv and bnraw.",
+            paths=(
+                ("hprebn - bnmean", "bngain * bnvar_inv * dhpreact"),
+                ("bnmean", "-bngain * bnvar_inv / n * dhpreact.sum(0)"),
+                ("bnvar", "-bngain * bnvar_inv / (n - 1) * bnraw * (dhpreact * bnraw).sum(0)"),
+            ),
         ),
     ),
     autograd=_batchnorm_autograd,
