@@ -55,6 +55,19 @@ def test_wrong_values_fail_and_report_the_largest_difference():
     assert not c.exact and not c.approximate and c.maxdiff == 0.5
 
 
+def test_equal_infinities_are_equal_with_no_difference():
+    c = compare("d", np.array([np.inf, -np.inf, 1.0]), np.array([np.inf, -np.inf, 1.5]), show=False)
+    assert c.maxdiff == 0.5  # inf - inf would make it NaN
+    assert not compare("d", np.array([np.inf]), np.array([-np.inf]), show=False).approximate
+
+
+def test_a_gradient_that_is_not_numbers_is_a_clear_error():
+    with pytest.raises(TypeError, match=r"compare\('dW1'\): the manual gradient .* got NoneType; compute it"):
+        compare("dW1", None, np.zeros(3), show=False)
+    with pytest.raises(TypeError, match="reference gradient .* got str"):
+        compare("dW1", np.zeros(3), "abc", show=False)
+
+
 def test_nan_never_passes():
     c = compare("d", np.array([np.nan]), np.array([np.nan]), show=False)
     assert not c.exact and not c.approximate
@@ -78,19 +91,47 @@ def test_a_reference_without_grad_is_a_clear_error():
         compare("h", np.zeros(2), torch.zeros(2, requires_grad=True), show=False)
 
 
-def test_show_prints_one_aligned_row_and_the_table_has_a_header(capsys):
-    a = compare("logprobs", np.ones((32, 27)), np.ones((32, 27)))
-    b = compare("bngain", np.ones(64), np.ones((1, 64)))
+def test_show_prints_one_labelled_line_like_the_lectures_cmp(capsys):
+    """Printed one at a time there is no header, so each value carries its label, as in the lecture."""
+    compare("logprobs", np.ones((32, 27)), np.ones((32, 27)))
+    compare("bngain", np.ones(64), np.ones((1, 64)))
     rows = capsys.readouterr().out.splitlines()
     assert len(rows) == 2
-    assert rows[0].split(" | ")[:3] == ["logprobs       ", "True ", "True       "]
-    assert "(64,) != reference (1, 64)" in rows[1] and "False" in rows[1]
+    assert rows[0].split(" | ") == [
+        "logprobs       ",
+        "exact: True ",
+        "approximate: True ",
+        "maxdiff: 0.00e+00",
+        "shape: (32, 27)",
+    ]
+    assert "exact: False" in rows[1] and "shape: (64,) != reference (1, 64)" in rows[1]
+    assert len({row.index("|") for row in rows}) == 1
+
+
+def test_the_table_has_a_header_and_aligned_columns():
+    a = compare("logprobs", np.ones((32, 27)), np.ones((32, 27)), show=False)
+    b = compare("bngain", np.ones(64), np.ones((1, 64)), show=False)
     table = format_table([a, b]).splitlines()
-    assert table[0].split("|")[0].strip() == "name" and "maxdiff" in table[0] and "shape" in table[0]
+    assert [cell.strip() for cell in table[0].split("|")] == [
+        "name",
+        "exact",
+        "approximate",
+        "maxdiff",
+        "shape",
+    ]
     assert set(table[1]) == {"-"}
-    assert table[2:] == rows
-    columns = {line.index("|") for line in table if "|" in line}
-    assert len(columns) == 1  # aligned
+    assert [cell.strip() for cell in table[2].split("|")] == [
+        "logprobs",
+        "True",
+        "True",
+        "0.00e+00",
+        "(32, 27)",
+    ]
+    assert "(64,) != reference (1, 64)" in table[3] and "False" in table[3]
+    for line in (table[0], *table[2:]):
+        assert [i for i, ch in enumerate(line) if ch == "|"] == [
+            i for i, ch in enumerate(table[0]) if ch == "|"
+        ]
 
 
 def test_long_names_widen_the_table():

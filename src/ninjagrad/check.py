@@ -50,9 +50,28 @@ class Comparison:
             return str(self.manual_shape)
         return f"{self.manual_shape} != reference {self.reference_shape}"
 
+    def __str__(self) -> str:
+        """The lecture's ``cmp`` line, each value labelled: it is read on its own, without a header."""
+        return (
+            f"{self.name:<15} | exact: {str(self.exact):<5} | approximate: {str(self.approximate):<5} | "
+            f"maxdiff: {self.maxdiff:.2e} | shape: {self.shape_text}"
+        )
 
-def _manual_array(manual: Any) -> np.ndarray:
-    return np.asarray(manual.data if isinstance(manual, Tensor) else manual)
+
+def _numeric_array(name: str, which: str, value: Any) -> np.ndarray:
+    """``value`` as an array of numbers, or a TypeError that names the gradient (a gradient not computed
+    yet is often still ``None``)."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "fiub":
+        raise TypeError(
+            f"compare({name!r}): the {which} gradient must be an array of numbers, got {type(value).__name__}"
+            f"{'' if value is None else f' of dtype {array.dtype}'}; compute it first"
+        )
+    return array
+
+
+def _manual_array(name: str, manual: Any) -> np.ndarray:
+    return _numeric_array(name, "manual", manual.data if isinstance(manual, Tensor) else manual)
 
 
 def _reference_array(name: str, reference: Any) -> np.ndarray:
@@ -65,21 +84,23 @@ def _reference_array(name: str, reference: Any) -> np.ndarray:
                 f"compare({name!r}): the reference tensor has no .grad; call backward() first, and "
                 f"retain_grad() on interior tensors before it"
             )
-        return np.asarray(reference.grad)
-    return np.asarray(reference)
+        return _numeric_array(name, "reference", reference.grad)
+    return _numeric_array(name, "reference", reference)
 
 
 def compare(name: str, manual: Any, reference: Any, *, show: bool = True) -> Comparison:
     """Compare a hand-computed gradient ``manual`` with ``reference`` (an array, or a tensor's ``.grad``).
 
-    With ``show`` it prints one row of the table that ``format_table`` makes.
+    With ``show`` it prints the comparison as the lecture's ``cmp`` did, one labelled line (``print`` of the
+    record); ``format_table`` lays several out under one header.
     """
-    mine = _manual_array(manual)
+    mine = _manual_array(name, manual)
     theirs = _reference_array(name, reference)
     shape_ok = mine.shape == theirs.shape
     try:
         with np.errstate(invalid="ignore", over="ignore"):
             difference = np.abs(mine.astype(np.float64) - theirs.astype(np.float64))
+            difference = np.where(mine == theirs, 0.0, difference)  # equal infinities: inf - inf is NaN
         maxdiff = float(difference.max()) if difference.size else 0.0
     except ValueError:  # shapes that cannot even broadcast
         maxdiff = math.nan
@@ -87,7 +108,7 @@ def compare(name: str, manual: Any, reference: Any, *, show: bool = True) -> Com
     approximate = shape_ok and bool(np.allclose(mine, theirs, rtol=ALLCLOSE_RTOL, atol=ALLCLOSE_ATOL))
     result = Comparison(name, exact, approximate, maxdiff, shape_ok, mine.shape, theirs.shape)
     if show:
-        print(format_row(result))
+        print(result)
     return result
 
 
