@@ -184,7 +184,11 @@ def test_gradcheck_catches_a_wrong_rule_and_names_the_input_and_element(monkeypa
     assert second.index == (worst,)
     np.testing.assert_allclose(second.analytic, 1.01 * a[worst], rtol=1e-9)
     np.testing.assert_allclose(second.numeric, a[worst], rtol=1e-6)
-    assert "input 1 (4,): FAILED" in str(report) and f"element ({worst},)" in str(report)
+    np.testing.assert_allclose(second.allowed, 1e-5 + 1e-3 * abs(a[worst]), rtol=1e-6)
+    text = str(report)
+    assert "input 1 'y' (4,): FAILED" in text and f"element ({worst},)" in text
+    assert f"|difference| {0.01 * abs(a[worst]):.2g} > allowed {second.allowed:.2g}" in text
+    assert "input 0 'x' (4,): ok" in text and "<= allowed" in text
 
 
 def test_gradcheck_uses_random_directions_for_large_inputs_and_still_catches_errors(monkeypatch):
@@ -222,6 +226,23 @@ def test_gradcheck_runs_in_float64_and_passes_integer_inputs_through():
     logits32 = np.random.default_rng(3).standard_normal((4, 3)).astype(np.float32)
     assert gradcheck(f, [Tensor(logits32), np.array([0, 2, 2, 1])])
     assert all(dtype == np.float64 for dtype, _ in seen) and all(t.kind == "i" for _, t in seen)
+
+
+def test_gradcheck_refuses_inputs_and_functions_it_cannot_judge():
+    """Each of these would otherwise end in an unrelated traceback, or pass without checking anything."""
+    x = np.linspace(-1, 1, 5)
+    cases = [
+        (lambda t: (t * t).sum(), [[1, 2, 3]], ValueError, "at least one floating-point input.*int64"),
+        (lambda t: 3.0, [x], TypeError, "f must return a Tensor, got float"),
+        (lambda t: Tensor(1.0, dtype=np.float64), [x], ValueError, "does not depend on any floating-point"),
+        (lambda t: t.float().tanh().sum(), [x], ValueError, "f returned float32.*Remove the cast"),
+    ]
+    for f, inputs, error, message in cases:
+        with pytest.raises(error, match=message):
+            gradcheck(f, inputs)
+    for settings in ({"eps": 0.0}, {"eps": -1e-6}, {"directions": 0}):
+        with pytest.raises(ValueError, match="eps > 0, directions >= 1"):
+            gradcheck(lambda t: t.tanh().sum(), [x], **settings)
 
 
 def test_gradcheck_fails_where_a_gradient_is_infinite_or_nan():

@@ -10,6 +10,7 @@ right values and pass a value-only check, and then break the next line of the ba
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -137,11 +138,13 @@ class InputCheck:
     """The worst disagreement found for one input of ``gradcheck``."""
 
     input: int  # position in ``inputs``
+    name: str  # the parameter of ``f`` it was passed to ('' if ``f`` does not name it, as ``*args``)
     shape: tuple[int, ...]
     mode: str  # "elements" (every element perturbed) or "directions" (random unit directions)
     index: tuple[int, ...] | int  # the worst element (or, in "directions" mode, direction number)
     analytic: float  # autograd's derivative there
     numeric: float  # central difference there
+    allowed: float  # the tolerance there, atol + rtol * |numeric|
     ok: bool  # |analytic - numeric| <= atol + rtol * |numeric| everywhere checked
 
 
@@ -160,11 +163,14 @@ class GradcheckReport:
             return "gradcheck: no floating-point input to check"
         lines = []
         for c in self.inputs:
+            which = f"input {c.input} {c.name!r}" if c.name else f"input {c.input}"
             where = f"direction {c.index}" if c.mode == "directions" else f"element {c.index}"
             verdict = "ok" if c.ok else "FAILED"
+            error = abs(c.analytic - c.numeric)
+            judged = ">" if not error <= c.allowed else "<="  # a NaN error is never within tolerance
             lines.append(
-                f"gradcheck input {c.input} {c.shape}: {verdict}; worst {where}: analytic {c.analytic:.8g}, "
-                f"numeric {c.numeric:.8g}"
+                f"gradcheck {which} {c.shape}: {verdict}; worst {where}: analytic {c.analytic:.8g}, "
+                f"numeric {c.numeric:.8g}, |difference| {error:.2g} {judged} allowed {c.allowed:.2g}"
             )
         return "\n".join(lines)
 
@@ -196,6 +202,11 @@ def gradcheck(
     projection, sum(f(x) * R) with R ~ N(0, 1) seeded by ``seed``: a wrong gradient for any output element
     then shows up (with probability one), where a plain sum could let errors cancel.
     """
+    if not eps > 0 or directions < 1 or max_elements < 0:
+        raise ValueError(
+            f"gradcheck needs eps > 0, directions >= 1 and max_elements >= 0; got eps={eps}, "
+            f"directions={directions}, max_elements={max_elements}"
+        )
     rng = np.random.default_rng(seed)
     leaves = []
     for value in inputs:
@@ -204,7 +215,14 @@ def gradcheck(
             leaves.append(Tensor(array, dtype=np.float64, requires_grad=True))
         else:
             leaves.append(value if isinstance(value, Tensor) else Tensor(array))
+    if not any(leaf.requires_grad for leaf in leaves):
+        dtypes = ", ".join(str(leaf.dtype) for leaf in leaves) or "no inputs"
+        raise ValueError(
+            f"gradcheck needs at least one floating-point input to differentiate, got {dtypes}; pass float "
+            f"data (integer inputs are indices and targets, passed through unchanged), e.g. [1.0, 2.0]"
+        )
     out = f(*leaves)
+    _check_output(out)
     projection = rng.standard_normal(out.shape) if out.data.size != 1 else np.ones(out.shape)
 
     def evaluate() -> float:
@@ -212,6 +230,7 @@ def gradcheck(
             return float(np.sum(f(*leaves).data * projection))
 
     out.backward(projection)
+    names = _parameter_names(f, len(leaves))
     checks = []
     for position, leaf in enumerate(leaves):
         if not leaf.requires_grad or leaf.data.size == 0:
@@ -240,12 +259,43 @@ def gradcheck(
             error = abs(analytic - numeric)
             ok = error <= atol + rtol * abs(numeric)  # False for NaN, which must not pass silently
             all_ok = all_ok and ok
-            excess = math.inf if math.isnan(error) else error - (atol + rtol * abs(numeric))
+            allowed = atol + rtol * abs(numeric)
+            excess = math.inf if math.isnan(error) else error - allowed
             if worst is None or excess > worst[0]:
-                worst = (excess, index, analytic, numeric)
-        _, index, analytic, numeric = worst
-        checks.append(InputCheck(position, leaf.shape, mode, index, analytic, numeric, all_ok))
+                worst = (excess, index, analytic, numeric, allowed)
+        _, index, analytic, numeric, allowed = worst
+        checks.append(
+            InputCheck(position, names[position], leaf.shape, mode, index, analytic, numeric, allowed, all_ok)
+        )
     return GradcheckReport(all(c.ok for c in checks), tuple(checks))
+
+
+def _check_output(out: Any) -> None:
+    """What ``f`` returned must be a float64 tensor that depends on the inputs, or no verdict is possible."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradcheck: f must return a Tensor, got {type(out).__name__}")
+    if not out.requires_grad:
+        raise ValueError(
+            "gradcheck: f's result does not depend on any floating-point input (it does not require grad): "
+            "nothing to differentiate. Compute it from the inputs f receives, outside no_grad()"
+        )
+    if out.dtype != np.float64:
+        raise ValueError(
+            f"gradcheck: f returned {out.dtype}; the check works in float64 because float32 rounding "
+            f"(~1e-7 relative) swamps a central difference over eps. Remove the cast from f"
+        )
+
+
+def _parameter_names(f: Callable, count: int) -> list[str]:
+    """The names of ``f``'s first ``count`` positional parameters, so a report can say which input failed
+    by name; '' where there is none (``*args``, or a callable without a signature)."""
+    try:
+        parameters = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):
+        parameters = []
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = [p.name for p in parameters if p.kind in positional]
+    return (names + [""] * count)[:count]
 
 
 def _unit(shape: tuple[int, ...], index: tuple[int, ...]) -> np.ndarray:
