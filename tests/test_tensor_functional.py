@@ -232,3 +232,19 @@ def test_arrays_where_a_tensor_is_needed_are_refused_with_the_fix():
     for call in calls:
         with pytest.raises(TypeError, match=r"expects a Tensor as input, got numpy.ndarray.*Tensor\(data\)"):
             call()
+
+
+def test_batch_norm_checks_its_parameters_and_statistics_before_touching_anything():
+    x = Tensor(np.random.default_rng(4).standard_normal((4, 3)), requires_grad=True)
+    running_mean, bad_var = np.zeros(3, np.float32), np.ones(5, np.float32)
+    with pytest.raises(
+        ValueError, match=r"running_var must hold one value per feature \(3\), got shape \(5,\)"
+    ):
+        F.batch_norm(x, running_mean, bad_var, training=True)
+    np.testing.assert_array_equal(running_mean, np.zeros(3))  # not half-updated
+    with pytest.raises(TypeError, match="running_mean must be an array or a tensor.*got list"):
+        F.batch_norm(x, [0.0, 0.0, 0.0], None, training=True)
+    with pytest.raises(TypeError, match=r"batch_norm \(its weight\) expects a Tensor.*numpy.ndarray"):
+        F.batch_norm(x, None, None, np.ones(3), None, training=True)  # forward ran, backward crashed
+    with pytest.raises(ValueError, match=r"bias must have shape \(3,\) or \(1, 3\).*got \(5,\)"):
+        F.batch_norm(x, None, None, None, Tensor(np.zeros(5)), training=True)

@@ -200,6 +200,16 @@ def batch_norm(
         weight = _leaf(np.ones(features, dtype=input.dtype))
     if bias is None:
         bias = _leaf(np.zeros(features, dtype=input.dtype))
+    for parameter, what in ((weight, "weight"), (bias, "bias")):
+        _check_tensor(parameter, f"batch_norm (its {what})")
+        if parameter.shape not in ((features,), (1, features)):
+            raise ValueError(
+                f"batch_norm {what} must have shape ({features},) or (1, {features}) for input of shape "
+                f"{input.shape}, got {parameter.shape}"
+            )
+    # Checked before anything is computed, so a bad statistic cannot leave the other half-updated.
+    running_mean = _running_statistic(running_mean, "running_mean", features)
+    running_var = _running_statistic(running_var, "running_var", features)
     if not training:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm with training=False needs running_mean and running_var")
@@ -219,15 +229,28 @@ def batch_norm(
     return out
 
 
-def _update_running(running: Any, batch_value: np.ndarray, momentum: float) -> None:
-    """running <- (1 - momentum) * running + momentum * batch_value, in place (no graph)."""
+def _running_statistic(running: Any, what: str, features: int) -> np.ndarray | None:
+    """The array under a running mean or variance: an array or a tensor's data (updated in place, so not a
+    list), one value per feature."""
+    if running is None:
+        return None
     array = running.data if isinstance(running, Tensor) else running
     if not isinstance(array, np.ndarray):
         raise TypeError(
-            f"running statistics must be arrays or tensors (updated in place), got {type(running)}"
+            f"batch_norm {what} must be an array or a tensor (it is updated in place), got "
+            f"{type(running).__name__}; pass np.zeros({features}) or a Tensor"
         )
-    array *= 1 - momentum
-    array += momentum * batch_value.reshape(array.shape)
+    if array.size != features:
+        raise ValueError(
+            f"batch_norm {what} must hold one value per feature ({features}), got shape {array.shape}"
+        )
+    return array
+
+
+def _update_running(running: np.ndarray, batch_value: np.ndarray, momentum: float) -> None:
+    """running <- (1 - momentum) * running + momentum * batch_value, in place (no graph)."""
+    running *= 1 - momentum
+    running += momentum * batch_value.reshape(running.shape)
 
 
 # ---------------------------------------------------------------------------------------------------------
