@@ -164,7 +164,10 @@ def compare_engines(step: Callable, config: Config, rounds: int, steps: int, war
         "torch_1thread": (theirs, 1),
     }
     for m, threads in runners.values():
-        time_steps(step, m, warmup, lr, threads)
+        if threads is not None:
+            torch.set_num_threads(threads)
+        for _ in range(warmup):
+            step(m, lr)
     times: dict[str, list[float]] = {name: [] for name in runners}
     names = list(runners)
     for r in range(rounds):
@@ -180,12 +183,26 @@ def compare_engines(step: Callable, config: Config, rounds: int, steps: int, war
     return result
 
 
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer no smaller than ``minimum`` (a bad value is a usage error, exit 2)."""
+
+    def count(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=30, help="interleaved rounds (default 30)")
-    parser.add_argument("--steps", type=int, default=50, help="steps per engine per round (default 50)")
+    parser.add_argument("--rounds", type=at_least(1), default=30, help="interleaved rounds (default 30)")
     parser.add_argument(
-        "--warmup", type=int, default=200, help="untimed steps per engine first (default 200)"
+        "--steps", type=at_least(1), default=50, help="steps per engine per round (default 50)"
+    )
+    parser.add_argument(
+        "--warmup", type=at_least(0), default=200, help="untimed steps per engine first (default 200)"
     )
     args = parser.parse_args()
     threads = torch.get_num_threads()
