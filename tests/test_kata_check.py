@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from ninjagrad.cli import main
-from ninjagrad.kata.checker import check
+from ninjagrad.kata.checker import MAX_OUTPUT_BYTES, check
 from ninjagrad.kata.exercises import EXERCISES, get_exercise
 from ninjagrad.kata.report import format_report
 from ninjagrad.kata.workbook import BACKWARD_BEGIN, BACKWARD_END, render_workbook
@@ -364,6 +364,8 @@ BROKEN = [
     ("atomic", "bndiff2 = bndiff**2  #", "bndiff2 = bndiff**3  #", "changed_forward", "bndiff2 =", "bndiff2"),
     ("scalar", "dd = f * dL  #", "import sys\nsys.exit(0)\ndd = f * dL  #", "exit", "sys.exit(0)", "exit()"),
     ("scalar", 'KATA = "scalar"', 'KATA = "nope"', "not_a_workbook", None, "no exercise 'nope'"),
+    ("scalar", "dd = f * dL  #", "raise KeyboardInterrupt\ndd = f * dL  #", "exception", "raise", "Keyboard"),
+    ("scalar", "dd = f * dL  #", "import os\nos._exit(3)\ndd = f * dL  #", "crashed", None, "exit code 3"),
 ]
 
 
@@ -388,16 +390,27 @@ def test_a_broken_workbook_gives_exit_2_and_the_learners_line(
     assert json.loads(json.dumps(result.as_dict()))["broken"]["kind"] == kind
 
 
-def test_an_endless_loop_is_stopped_at_its_line(tmp_path, capsys):
-    path = planted(
-        tmp_path, "atomic", "dbnraw = dhpreact * bngain", "dbnraw = dhpreact * bngain\nwhile True:\n    pass"
-    )
+def test_an_endless_loop_is_stopped_at_its_line_and_what_it_printed_is_shown(tmp_path, capsys):
+    # The loop on one line: the time limit finds it there, whichever instruction it is in.
+    loop = "dbnraw = dhpreact * bngain\nprint('before the loop')\nwhile True: pass"
+    path = planted(tmp_path, "atomic", "dbnraw = dhpreact * bngain", loop)
     assert main(["kata", "check", str(path), "--timeout", "1.5"]) == 2
     out = capsys.readouterr().out
-    line = path.read_text().splitlines().index("while True:") + 1
+    line = path.read_text().splitlines().index("while True: pass") + 1
     assert f"line {line}: the workbook cannot be checked (timeout)" in out
-    assert "did not finish within 1.5 s" in out and f"{line:>6} | while True:" in out
+    assert "did not finish within 1.5 s" in out and f"{line:>6} | while True: pass" in out
+    assert out.startswith("your file printed:\nbefore the loop\n")
     assert "Traceback" not in out
+
+
+def test_a_file_that_prints_a_lot_is_kept_to_a_few_kilobytes(tmp_path):
+    """The output of a print in a loop must not pile up in the checker's memory (3.6 GB in 10 s, once)."""
+    flood = "dL = 1.0\nfor _ in range(200):\n    print('x' * 100_000)"
+    result = check(planted(tmp_path, "scalar", "dL = 1.0", flood))
+    assert result.status == "pass"
+    assert len(result.output) < 2 * MAX_OUTPUT_BYTES and "cut: only the first" in result.output
+    report = format_report(result)
+    assert len(report) < 5_000 and "characters)" in report  # the one long line shown, cut short
 
 
 def test_what_the_learners_file_does_cannot_change_the_verdict(tmp_path):

@@ -21,12 +21,15 @@ import ast
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -48,6 +51,8 @@ from ninjagrad.kata.workbook import Statement, Workbook, WorkbookError, parse_wo
 
 DEFAULT_TIMEOUT = 10.0  # seconds for the learner's whole file: its lines take milliseconds, a loop never ends
 GRACE = 10.0  # extra seconds before the runner process itself is killed (its own limit should fire first)
+READ_GRACE = 2.0  # seconds to collect the output once the runner has ended
+MAX_OUTPUT_BYTES = 64_000  # of what the file prints (and of its stderr): far more than a report shows
 
 
 @dataclass(frozen=True)
@@ -283,10 +288,11 @@ def check(path: str | Path, *, timeout: float = DEFAULT_TIMEOUT) -> KataResult:
     except UserError as error:  # KATA names no exercise
         return KataResult(shown, None, broken=Broken("not_a_workbook", str(error)))
     reference = build_reference(exercise)
-    outcome = _run_learner(Path(path).resolve(), exercise, reference, timeout)
+    outcome, output = _run_learner(Path(path).resolve(), exercise, reference, timeout)
     if isinstance(outcome, Broken):
-        return KataResult(shown, exercise, broken=_with_text(outcome, workbook), source=workbook.lines)
-    description, arrays, output = outcome
+        broken = _with_text(outcome, workbook)
+        return KataResult(shown, exercise, broken=broken, output=output, source=workbook.lines)
+    description, arrays = outcome
 
     broken = _check_forward(description, arrays, reference, workbook)
     if broken is None and description["error"] is not None:
@@ -453,8 +459,8 @@ def _learner_error(error: dict[str, Any], workbook: Workbook, exercise: Exercise
 
 def _run_learner(
     path: Path, exercise: Exercise, reference: Reference, timeout: float
-) -> Broken | tuple[dict[str, Any], dict[str, np.ndarray], str]:
-    """Run the runner on ``path``; return its description, its arrays and what the file printed."""
+) -> tuple[Broken | tuple[dict[str, Any], dict[str, np.ndarray]], str]:
+    """The runner's description and arrays for ``path`` (or why it stopped), and what the file printed."""
     with tempfile.TemporaryDirectory(prefix="ninjagrad-kata-") as tmp:
         folder = Path(tmp)
         given = {f"gradient/{name}": value for name, value in reference.gradients.items()}
@@ -477,22 +483,16 @@ def _run_learner(
             os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
         )
         command = [sys.executable, "-m", "ninjagrad.kata.runner", str(folder / "request.json")]
-        try:
-            done = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                timeout=timeout + GRACE,
-                env=env,
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired:
-            return Broken("timeout", f"the file did not finish within {timeout:g} s (an endless loop?)")
-        if done.returncode == 0 and (folder / "result.npz").exists():
+        code, output, errors = _run_bounded(command, env, timeout + GRACE)
+        if code is None:
+            return Broken(
+                "timeout", f"the file did not finish within {timeout:g} s (an endless loop?)"
+            ), output
+        if code == 0 and (folder / "result.npz").exists():
             with np.load(folder / "result.npz", allow_pickle=False) as stored:
                 arrays = {key: stored[key] for key in stored.files if key != "description"}
                 description = json.loads(str(stored["description"]))
-            return description, arrays, done.stdout
+            return (description, arrays), output
         dump = (folder / "dump.txt").read_text(encoding="utf-8") if (folder / "dump.txt").exists() else ""
         if dump.startswith("Timeout"):
             lines = [
@@ -500,9 +500,62 @@ def _run_learner(
             ]
             where = ": stopped at this line" if lines else ""
             message = f"the file did not finish within {timeout:g} s{where} (an endless loop?)"
-            return Broken("timeout", message, lines[0] if lines else None)
-        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
-        return Broken("crashed", f"the file's process ended with exit code {done.returncode}:\n{tail}")
+            return Broken("timeout", message, lines[0] if lines else None), output
+        return Broken("crashed", _crash_message(code, errors)), output
+
+
+def _run_bounded(command: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, str, str]:
+    """Run ``command``: its exit code (None if it was killed at ``timeout``), stdout and stderr.
+
+    Only the first MAX_OUTPUT_BYTES of each stream are kept: a workbook that prints in an endless loop
+    writes gigabytes before its time is up, and they must not pile up in this process's memory.
+    """
+    process = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    heads = (bytearray(), bytearray())
+    readers = [
+        threading.Thread(target=_keep_head, args=(stream, head), daemon=True)
+        for stream, head in zip((process.stdout, process.stderr), heads, strict=True)
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        code = process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        code = None
+    finally:  # on a time-out, and on Ctrl-C: the learner's process must not outlive the check
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    deadline = time.monotonic() + READ_GRACE
+    for reader in readers:  # a process the file started in the background may hold the pipes open
+        reader.join(timeout=max(deadline - time.monotonic(), 0))
+    output, errors = (bytes(head).decode("utf-8", errors="replace") for head in heads)
+    return code, output, errors
+
+
+def _keep_head(stream: IO[bytes], head: bytearray) -> None:
+    """Read ``stream`` to its end, keeping its first MAX_OUTPUT_BYTES in ``head`` (and a note if cut)."""
+    cut = False
+    with stream:
+        while chunk := stream.read(1 << 16):
+            room = MAX_OUTPUT_BYTES - len(head)
+            head += chunk[: max(room, 0)]
+            cut = cut or len(chunk) > room
+    if cut:
+        head += f"\n... (cut: only the first {MAX_OUTPUT_BYTES // 1000} kB are kept)\n".encode()
+
+
+def _crash_message(code: int, errors: str) -> str:
+    """A process that died without a report: os._exit, a signal (the OOM killer), a crash in C code."""
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.valid_signals() else f"signal {-code}"
+        how = f"was killed by {name}" + (" (out of memory?)" if -code == signal.SIGKILL else "")
+    else:
+        how = f"ended with exit code {code} (os._exit?)"
+    tail = "\n".join(errors.strip().splitlines()[-15:])
+    return f"the file's process {how} before the check could finish" + (f":\n{tail}" if tail else "")
 
 
 def _with_text(broken: Broken, workbook: Workbook) -> Broken:

@@ -18,6 +18,7 @@ from ninjagrad.kata.exercises import Exercise, get_exercise
 from ninjagrad.kata.workbook import WorkbookError, parse_workbook, read_kata_name
 
 MAX_OUTPUT_LINES = 40  # of what the learner's file printed, shown above the report
+MAX_OUTPUT_WIDTH = 200  # characters of each of those lines
 WIDTH = 100  # characters per line of the diagnosis and the hint
 
 
@@ -57,6 +58,12 @@ def format_report(result: KataResult, *, hint: bool = False, solution: str | Non
         printed = result.output.rstrip("\n").splitlines()
         if len(printed) > MAX_OUTPUT_LINES:
             printed = printed[:MAX_OUTPUT_LINES] + [f"... ({len(printed) - MAX_OUTPUT_LINES} more lines)"]
+        printed = [
+            line
+            if len(line) <= MAX_OUTPUT_WIDTH
+            else f"{line[:MAX_OUTPUT_WIDTH]}... ({len(line)} characters)"
+            for line in printed
+        ]
         blocks.append("\n".join(["your file printed:", *printed]))
     exercise = result.exercise
     if exercise is not None:

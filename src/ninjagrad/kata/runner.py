@@ -127,9 +127,8 @@ def _execute(statement: Statement, workbook: Workbook, namespace: dict[str, Any]
     code = compile(ast.Module(body=[statement.node], type_ignores=[]), workbook.path, "exec")
     try:
         exec(code, namespace)
-    except KeyboardInterrupt:
-        raise
-    except BaseException as error:  # SystemExit too: `exit()` in a workbook is a mistake to point at
+    except BaseException as error:  # SystemExit and KeyboardInterrupt too: the learner's line raised them
+        # (a Ctrl-C at the terminal interrupts the checker as well, which then stops without a report)
         line = statement.first_line
         traceback = error.__traceback__
         while traceback is not None:  # the innermost frame that is the learner's file
