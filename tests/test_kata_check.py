@@ -50,6 +50,9 @@ def test_the_shipped_solutions_pass(tmp_path, name):
     assert len(result.rows) == len(EXERCISES[name].gradients)
     if name in ("scalar", "atomic", "embedding"):
         assert all(row.comparison.exact for row in result.rows)  # written in the engine's own forms
+    if len(result.rows) == 1:
+        assert format_report(result).endswith(f"{result.rows[0].gradient.variable} is right (to rounding, "
+                                              "not bit for bit). Well done.")  # fmt: skip
 
 
 # The lecture's style, not the shipped solution's: other operand orders, a one-hot built in a helper, the
@@ -364,6 +367,14 @@ BROKEN = [
     ("atomic", "bndiff2 = bndiff**2  #", "bndiff2 = bndiff**3  #", "changed_forward", "bndiff2 =", "bndiff2"),
     ("scalar", "dd = f * dL  #", "import sys\nsys.exit(0)\ndd = f * dL  #", "exit", "sys.exit(0)", "exit()"),
     ("scalar", 'KATA = "scalar"', 'KATA = "nope"', "not_a_workbook", None, "no exercise 'nope'"),
+    (
+        "atomic",
+        "dcounts_sum_inv = (dprobs * counts).sum(1, keepdims=True)",
+        "dcounts_sum_inv = (dprobs * counts).sum(1, keepdim=True)",
+        "exception",
+        "dcounts_sum_inv =",
+        "PyTorch's keepdim= as keepdims=True",
+    ),
     ("scalar", "dd = f * dL  #", "raise KeyboardInterrupt\ndd = f * dL  #", "exception", "raise", "Keyboard"),
     ("scalar", "dd = f * dL  #", "import os\nos._exit(3)\ndd = f * dL  #", "crashed", None, "exit code 3"),
 ]
@@ -388,6 +399,15 @@ def test_a_broken_workbook_gives_exit_2_and_the_learners_line(
         assert f"{line:>6} | {lines[line - 1]}" in out
     assert "Traceback" not in out and "ninjagrad/kata" not in out
     assert json.loads(json.dumps(result.as_dict()))["broken"]["kind"] == kind
+    if kind in ("changed_forward", "missing_variable"):
+        assert result.rows == ()  # gradients of other numbers are neither right nor wrong
+
+
+def test_a_forward_pass_run_in_float64_is_still_the_exercises(tmp_path):
+    """Only rounding differs (float32 vs float64); a changed line is caught by the BROKEN cases above."""
+    path = planted(tmp_path, "atomic", "emb = C[Xb]  #", "C = C.astype(np.float64)\nemb = C[Xb]  #")
+    result = check(path)
+    assert result.status == "pass", result.broken
 
 
 def test_an_endless_loop_is_stopped_at_its_line_and_what_it_printed_is_shown(tmp_path, capsys):

@@ -117,6 +117,12 @@ def test_the_variables_own_value_where_the_other_factor_belongs():
     assert found.kind == "own_factor" and "x1 itself times dx1w1" in found.message
 
 
+def test_the_own_value_is_not_tried_against_an_upstream_of_another_shape():
+    W2, dlogits = rng.standard_normal((64, 27)), rng.standard_normal((32, 27))
+    ctx = context("W2", namespace={"W2": W2, "dlogits": dlogits}, upstream=("dlogits",))
+    assert kind(rng.standard_normal((64, 27)), W2, ctx) == "wrong_values"  # and no broadcasting error
+
+
 def test_a_single_number_gets_no_factor_it_would_be_a_coincidence_and_the_answer():
     found = diagnose(np.float64(4.0), np.float64(-2.0), context("d"))  # dd = d where f * dL = -2
     assert found.kind == "wrong_values" and "-2" not in found.message

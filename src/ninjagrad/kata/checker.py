@@ -51,6 +51,7 @@ from ninjagrad.kata.workbook import Statement, Workbook, WorkbookError, parse_wo
 
 DEFAULT_TIMEOUT = 10.0  # seconds for the learner's whole file: its lines take milliseconds, a loop never ends
 GRACE = 10.0  # extra seconds before the runner process itself is killed (its own limit should fire first)
+FORWARD_RTOL = 1e-4  # a forward variable differs from the exercise's by more: a changed line, not rounding
 READ_GRACE = 2.0  # seconds to collect the output once the runner has ended
 MAX_OUTPUT_BYTES = 64_000  # of what the file prints (and of its stderr): far more than a report shows
 
@@ -295,12 +296,14 @@ def check(path: str | Path, *, timeout: float = DEFAULT_TIMEOUT) -> KataResult:
     description, arrays = outcome
 
     broken = _check_forward(description, arrays, reference, workbook)
-    if broken is None and description["error"] is not None:
-        broken = _learner_error(description["error"], workbook, exercise)
-    if broken is not None:
-        broken = _with_text(broken, workbook)
-        if not description["forward"]:  # it stopped before the backward pass
-            return KataResult(shown, exercise, broken=broken, output=output, source=workbook.lines)
+    if broken is not None or not description["forward"]:
+        # other numbers in the forward pass (or no backward pass reached): no gradient would mean anything
+        broken = broken or _learner_error(description["error"], workbook, exercise)
+        return KataResult(
+            shown, exercise, broken=_with_text(broken, workbook), output=output, source=workbook.lines
+        )
+    if description["error"] is not None:  # in the backward pass: the rows above it stand
+        broken = _with_text(_learner_error(description["error"], workbook, exercise), workbook)
     rows = tuple(
         _judge(g, description, arrays, reference, workbook, exercise) for g in _reached(exercise, description)
     )
@@ -414,7 +417,7 @@ def _check_forward(
                 "changed_forward", f"{name} should be numbers, {given.shape}, but is a {state}", line
             )
         mine = arrays[f"forward/{name}"]
-        if mine.shape != given.shape or not np.allclose(mine, given, equal_nan=True):
+        if mine.shape != given.shape or not _same_numbers(mine, given):
             difference = (
                 f"shape {mine.shape} instead of {given.shape}"
                 if mine.shape != given.shape
@@ -428,6 +431,13 @@ def _check_forward(
                 line,
             )
     return None
+
+
+def _same_numbers(mine: np.ndarray, given: np.ndarray) -> bool:
+    """Equal up to float32 rounding: a forward pass run in float64 (``C = C.astype(np.float64)``) is the
+    exercise's; a changed line (``bndiff**3``, ``1/n`` for ``1/(n-1)``) is not."""
+    scale = float(np.abs(given).max()) if given.size and np.isfinite(given).all() else 1.0
+    return bool(np.allclose(mine, given, rtol=FORWARD_RTOL, atol=FORWARD_RTOL * scale, equal_nan=True))
 
 
 def _learner_error(error: dict[str, Any], workbook: Workbook, exercise: Exercise) -> Broken:
@@ -447,6 +457,11 @@ def _learner_error(error: dict[str, Any], workbook: Workbook, exercise: Exercise
                 )
         elif "ellipsis" in error["message"]:
             message += " (this line still has a `...` in it)"
+        elif torch_word := re.search(r"unexpected keyword argument '(keepdim|dim)'", error["message"]):
+            numpy_word = {"keepdim": "keepdims=True", "dim": "axis="}[torch_word.group(1)]
+            message += (
+                f" (the arrays are NumPy's, which spells PyTorch's {torch_word.group(1)}= as {numpy_word})"
+            )
     gradients = error["gradients"]
     return Broken(
         error["kind"], message, error["line"], shapes=error["shapes"], gradient=next(iter(gradients), None)

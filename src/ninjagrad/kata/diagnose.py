@@ -343,7 +343,7 @@ def own_factor(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | N
         return None
     for name in ctx.upstream:
         upstream = np.asarray(ctx.namespace[name])
-        if np.broadcast_shapes(np.shape(own), upstream.shape) != ref.shape:
+        if not (_broadcasts_to(np.shape(own), ref.shape) and _broadcasts_to(upstream.shape, ref.shape)):
             continue
         guess = np.asarray(own) * upstream
         if _close(mine, guess) and not _close(guess, ref):

@@ -90,6 +90,9 @@ def format_report(result: KataResult, *, hint: bool = False, solution: str | Non
         blocks.append(
             _format_wrong(first, result) + f"\n{right} right; this is the first wrong one {advice}."
         )
+    elif len(rows) == 1:
+        how = "bit for bit" if rows[0].comparison.exact else "to rounding, not bit for bit"
+        blocks.append(f"{rows[0].gradient.variable} is right ({how}). Well done.")
     else:
         exact = sum(row.comparison is not None and row.comparison.exact for row in rows)
         blocks.append(
