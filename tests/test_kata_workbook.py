@@ -208,6 +208,23 @@ def test_new_with_a_bad_name_or_directory_is_a_clear_error(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_new_into_a_directory_or_a_full_disk_is_a_clear_error_and_keeps_the_old_file(
+    tmp_path, capsys, monkeypatch
+):
+    assert main(["kata", "new", "scalar", "-o", str(tmp_path), "--force"]) == 2
+    assert f"e.g. -o {tmp_path / 'scalar.py'}" in capsys.readouterr().err
+    path = tmp_path / "mine.py"
+    path.write_text("my work")
+
+    def full_disk(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("ninjagrad.kata.workbook.os.replace", full_disk)
+    assert main(["kata", "new", "scalar", "-o", str(path), "--force"]) == 2
+    assert f"cannot write {path}: No space left on device" in capsys.readouterr().err
+    assert path.read_text() == "my work" and sorted(p.name for p in tmp_path.iterdir()) == ["mine.py"]
+
+
 def test_a_time_limit_must_be_positive(tmp_path, capsys):
     assert main(["kata", "check", str(tmp_path / "w.py"), "--timeout", "0"]) == 2
     assert "--timeout must be a positive number of seconds, got 0.0" in capsys.readouterr().err

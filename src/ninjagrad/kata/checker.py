@@ -611,6 +611,8 @@ def _read(path: Path) -> str:
         raise UserError(
             f"{path} is not UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8"
         ) from None
+    except OSError as error:  # no permission, an I/O error
+        raise UserError(f"cannot read {path}: {error.strerror or error}") from None
 
 
 def _is_number(value: Any) -> bool:

@@ -17,6 +17,7 @@ line and ``dcounts += ...`` after it, as in the lecture. The gradient is complet
 from __future__ import annotations
 
 import ast
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,12 +202,33 @@ def render_workbook(exercise: Exercise, *, solved: bool = False) -> str:
 
 
 def write_workbook(exercise: Exercise, path: Path, *, solved: bool = False, force: bool = False) -> None:
-    """Write a new workbook to ``path``; an existing file is the learner's work, kept unless ``force``."""
+    """Write a new workbook to ``path``; an existing file is the learner's work, kept unless ``force``.
+
+    The text goes to a temporary file beside ``path`` first and then takes its name, so a full disk or a
+    Ctrl-C leaves either the old file or the whole new one, never half a workbook.
+    """
+    if path.exists() and not path.is_file():
+        raise UserError(
+            f"{path} is a directory or a device, not a file; give the workbook's file name "
+            f"(e.g. -o {path / (exercise.name + '.py') if path.is_dir() else exercise.name + '.py'})"
+        )
     if path.exists() and not force:
         raise UserError(
             f"{path} already exists and may hold your work; pass --force to overwrite it, or -o to write "
             "the new workbook elsewhere"
         )
-    if path.parent and not path.parent.is_dir():
-        raise UserError(f"cannot write {path}: the directory {path.parent} does not exist; create it first")
-    path.write_text(render_workbook(exercise, solved=solved), encoding="utf-8")
+    folder = path.parent
+    if not folder.is_dir():
+        raise UserError(f"cannot write {path}: the directory {folder} does not exist; create it first")
+    text = render_workbook(exercise, solved=solved)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # "x": a fresh file, with the umask's mode
+    try:
+        with open(temporary, "x", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except OSError as error:
+        raise UserError(
+            f"cannot write {path}: {error.strerror or error}; choose another place with -o"
+        ) from None
+    finally:
+        temporary.unlink(missing_ok=True)
