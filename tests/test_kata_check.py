@@ -191,6 +191,15 @@ MISTAKES = [
     ),
     ("atomic", "dhpreact = dh * (1 - h**2)", "dhpreact = 1 - h**2", "hpreact", "missing_upstream", "dh"),
     ("scalar", "da = b * de  #", "da = b  #", "a", "missing_upstream", "de"),
+    ("scalar", "dc = dd\n", "dc = print(dd)\n", "c", "not_an_array", "dc is None, not a number"),
+    (
+        "atomic",
+        "dprobs = dlogprobs / probs",
+        "dprobs = dlogprobs / probs + 0j",
+        "probs",
+        "not_an_array",
+        "complex",
+    ),
     ("scalar", "dx1 = w1 * dx1w1  #", "dx1 = x1 * dx1w1  #", "x1", "own_factor", "x1 itself"),
     (
         "atomic",

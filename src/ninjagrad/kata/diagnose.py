@@ -421,10 +421,11 @@ def not_written(gradient: Gradient, line: int | None) -> Diagnosis:
     return Diagnosis("not_written", f"{gradient.variable} is not written yet{where}: replace the `...`.")
 
 
-def not_an_array(gradient: Gradient, type_name: str) -> Diagnosis:
+def not_an_array(gradient: Gradient, what: str) -> Diagnosis:
+    """``what`` it is instead: ``None``, ``a str``, ``a complex128 array``."""
     return Diagnosis(
         "not_an_array",
-        f"{gradient.variable} is a {type_name}, not a number or an array of numbers: assign it the gradient.",
+        f"{gradient.variable} is {what}, not a number or an array of real numbers: assign it the gradient.",
     )
 
 

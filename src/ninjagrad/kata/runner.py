@@ -164,7 +164,7 @@ def _capture(
     except Exception:  # an object NumPy cannot even wrap
         array = np.array(None)
     if array.dtype.kind not in "biuf":
-        return {"state": "not_an_array", "type": type(value).__name__, "shapes": shapes}
+        return {"state": "not_an_array", "type": _kind_of(value), "shapes": shapes}
     arrays[key] = array
     return {"state": "value", "shapes": shapes}
 
@@ -201,6 +201,15 @@ def _describe_names(names, namespace: dict[str, Any]) -> dict[str, str]:
         elif not isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)):
             described[name] = type(value).__name__
     return described
+
+
+def _kind_of(value: Any) -> str:
+    """What a value that is not an array of real numbers is: ``None``, ``a complex128 array``, ``a str``."""
+    if value is None:
+        return "None"
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} array"
+    return f"a {type(value).__name__}"
 
 
 def _fresh(array: np.ndarray) -> Any:
