@@ -84,8 +84,8 @@ def nan_or_inf(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | N
 
 
 def missing_keepdim(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
-    if mine.shape == ref.shape or mine.size != ref.size or _squeezed(mine.shape) != _squeezed(ref.shape):
-        return None
+    if mine.ndim == ref.ndim or mine.size != ref.size or _squeezed(mine.shape) != _squeezed(ref.shape):
+        return None  # (the same number of dimensions in another order: a reshape or a transpose)
     if not _close(mine.reshape(ref.shape), ref):
         return None
     g = ctx.gradient
