@@ -37,7 +37,7 @@ def test_a_kept_dimension_the_variable_lacks_is_told_to_go_not_to_stay():
     assert "Keep it" not in found.message
     found = diagnose(ref.reshape(27), ref.reshape(1, 27), context("bnbias"))
     assert "Keep it (`.sum(..., keepdims=True)`)" in found.message
-    assert kind(ref.reshape(27, 1), ref.reshape(1, 27)) == "transposed"  # no dimension dropped or kept
+    assert kind(ref.reshape(27, 1), ref.reshape(1, 27)) == "reshape"  # no dimension dropped or kept
 
 
 def test_a_sums_gradient_left_unstretched_is_a_missing_broadcast():
