@@ -297,7 +297,7 @@ ATOMIC = Exercise(
         Gradient(
             "bndiff2",
             "bnvar = 1/(n-1) * bndiff2.sum(0): each entry of a column receives the column's gradient, times "
-            "the constant in front (n - 1 there, Bessel's correction, not n).",
+            "the constant in front (1/(n-1) there: Bessel's correction, not 1/n).",
         ),
         Gradient(
             "bndiff",
