@@ -479,3 +479,14 @@ def test_data_that_is_not_numbers_is_refused_with_what_to_pass():
     for bad in ("abc", None, 1j):
         with pytest.raises(TypeError, match="Tensor holds numbers.*pass a number"):
             Tensor(bad)
+
+
+def test_iteration_gives_rows_in_the_graph_and_a_0d_tensor_refuses_like_torch():
+    x, tx = both([[1.0, 2.0], [3.0, 4.0]])
+    for lib_x in (x, tx):
+        sum(row * row for row in lib_x).sum().backward()
+    np.testing.assert_array_equal(x.grad, tx.grad.numpy())
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        list(Tensor(1.0))
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        list(torch.tensor(1.0))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -166,6 +166,13 @@ class Tensor:
 
     def __len__(self) -> int:
         return len(self.data)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        """The rows (``for row in x``), each a tensor in the graph; a 0-d tensor has none, and says so
+        (Python's fallback would stop at the first failing index and yield nothing)."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor; use .item() for its value")
+        return (self[i] for i in range(len(self.data)))
 
     def __bool__(self) -> bool:
         """The truth of a one-element tensor (``if loss > 3.0:``), as PyTorch; more elements are ambiguous."""
