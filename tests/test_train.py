@@ -4,6 +4,7 @@ import json
 import math
 import os
 import signal
+import warnings
 
 import numpy as np
 import pytest
@@ -303,3 +304,16 @@ def test_a_checkpoint_without_training_state_cannot_be_resumed(names, tmp_path):
     save_checkpoint(tmp_path / "model.npz", checkpoint)
     with pytest.raises(UserError, match="holds no training state, so it cannot be resumed"):
         train(TrainConfig(steps=20, n_hidden=8), names, tmp_path, resume=True)
+
+
+def test_a_diverging_run_stops_with_a_clear_message_and_no_numpy_warnings(names, tmp_path):
+    # lr 1e30 sends the loss to inf/nan within a few steps. The run must not go on to save, evaluate and
+    # sample a model of nans; NumPy's overflow warnings (pointing into fast.py) must not leak out either.
+    config = TrainConfig(steps=300, n_hidden=8, lr=1e30, save_every=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning would now be raised instead of the UserError
+        with pytest.raises(UserError, match=r"training diverged: the loss of step \d+ is (nan|inf).*--lr"):
+            train(config, names, tmp_path)
+    checkpoint = load_checkpoint(tmp_path / "model.npz")
+    assert not checkpoint.finished and np.isfinite(checkpoint.loss_history).all()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]

@@ -171,7 +171,12 @@ def train(
 
     steps_before = step
     started = time.perf_counter()
-    with _stop_on_sigint() as stop, _progress_bar(config.steps, step, progress) as bar:
+    # NumPy's overflow warnings would point into fast.py; the loop reports a diverging run itself.
+    with (
+        _stop_on_sigint() as stop,
+        _progress_bar(config.steps, step, progress) as bar,
+        np.errstate(all="ignore"),
+    ):
         step = _sgd_loop(config, data.train, train_step, history, step, save, stop, bar)
     seconds = time.perf_counter() - started
     if step != steps_before:
@@ -263,6 +268,7 @@ def _sgd_loop(config, examples: Examples, train_step, history, step, save, stop,
         first = chunk * CHUNK_STEPS
         for s in range(step, end):
             history[s] = train_step(X[s - first], Y[s - first], lr)
+        _check_finite(history, step, end, lr)
         if end % REPORT_EVERY == 0 or end == config.steps:
             bar.set_postfix(loss=f"{history[max(0, end - REPORT_EVERY) : end].mean():.4f}", refresh=False)
         bar.update(end - step)
@@ -270,6 +276,22 @@ def _sgd_loop(config, examples: Examples, train_step, history, step, save, stop,
         if step % config.save_every == 0 and step < config.steps:
             save(step)
     return step
+
+
+def _check_finite(history: np.ndarray, start: int, end: int, lr: float) -> None:
+    """Stop a run whose loss has become inf or nan (a learning rate far too large).
+
+    Nothing recovers from there: every later step is nan too, and the run would otherwise go on to save,
+    evaluate and sample a model of nans as if it had trained. Checked once per segment of the loop, so
+    the checkpoints written at segment ends only ever hold steps with a finite loss.
+    """
+    finite = np.isfinite(history[start:end])  # (end - start,)
+    if not finite.all():
+        bad = start + int(np.argmin(finite))
+        raise UserError(
+            f"training diverged: the loss of step {bad:,} is {history[bad]} with learning rate {lr:g}; "
+            "start again with a smaller --lr (--force replaces the stopped run)"
+        )
 
 
 def _next_multiple(step: int, every: int) -> int:
