@@ -225,9 +225,13 @@ def test_new_into_a_directory_or_a_full_disk_is_a_clear_error_and_keeps_the_old_
     assert path.read_text() == "my work" and sorted(p.name for p in tmp_path.iterdir()) == ["mine.py"]
 
 
-def test_a_time_limit_must_be_positive(tmp_path, capsys):
-    assert main(["kata", "check", str(tmp_path / "w.py"), "--timeout", "0"]) == 2
-    assert "--timeout must be a positive number of seconds, got 0.0" in capsys.readouterr().err
+@pytest.mark.parametrize("seconds", ["0", "-1", "nan", "inf", "1e12"])
+def test_a_time_limit_must_be_positive_and_not_endless(tmp_path, capsys, seconds):
+    """inf and 1e12 once reached the runner, whose alarm cannot count that far: a traceback."""
+    assert main(["kata", "check", str(tmp_path / "w.py"), "--timeout", seconds]) == 2
+    err = capsys.readouterr().err
+    assert "the time limit (--timeout) must be more than 0 and at most 3600 seconds, got" in err
+    assert "Traceback" not in err
 
 
 def test_list_shows_every_exercise(capsys):

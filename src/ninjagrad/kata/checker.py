@@ -50,6 +50,7 @@ from ninjagrad.kata.runner import NAMESPACE_NAME
 from ninjagrad.kata.workbook import Statement, Workbook, WorkbookError, parse_workbook, read_kata_name
 
 DEFAULT_TIMEOUT = 10.0  # seconds for the learner's whole file: its lines take milliseconds, a loop never ends
+MAX_TIMEOUT = 3600.0  # an hour: far beyond any workbook, and within what the runner's alarm can count
 GRACE = 10.0  # extra seconds before the runner process itself is killed (its own limit should fire first)
 FORWARD_RTOL = 1e-4  # a forward variable differs from the exercise's by more: a changed line, not rounding
 READ_GRACE = 2.0  # seconds to collect the output once the runner has ended
@@ -276,7 +277,13 @@ def _upstream(solution: Workbook, gradient: Gradient, forward: dict[str, Any]) -
 
 
 def check(path: str | Path, *, timeout: float = DEFAULT_TIMEOUT) -> KataResult:
-    """Check the workbook at ``path`` (see the module docstring); a UserError only if it is unreadable."""
+    """Check the workbook at ``path`` (see the module docstring); a UserError only if it is unreadable, or
+    the time limit is not a number of seconds in (0, MAX_TIMEOUT]."""
+    if not 0 < timeout <= MAX_TIMEOUT:  # also False for NaN
+        raise UserError(
+            f"the time limit (--timeout) must be more than 0 and at most {MAX_TIMEOUT:g} seconds, "
+            f"got {timeout}"
+        )
     shown = str(path)
     source = _read(Path(path))
     exercise = None
