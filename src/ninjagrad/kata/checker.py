@@ -6,7 +6,8 @@ How a check works (the README has the same in one paragraph):
    gradient that is never assigned stops here, with the line.
 2. The reference is built in this process from ninjagrad's own files: the solution's forward lines give the
    forward values, autograd (``Value`` or ``Tensor``) gives every gradient, and the solution's backward lines
-   give the path contributions of gradients that sum several paths, and the probe's expected values.
+   (or a gradient's ``paths``) give the contributions of gradients that sum several paths, the upstream
+   gradients each line multiplies, and the probe's expected values.
 3. The learner's file runs in a fresh Python process with a time limit (:mod:`ninjagrad.kata.runner`), where
    each gradient is recorded and then replaced by the reference value, so each line is judged on its own.
 4. Each gradient is compared with ``ninjagrad.check.compare`` (allclose passes; exactness is recorded), and a
