@@ -201,6 +201,10 @@ def gradcheck(
     If ``f`` returns a tensor with more than one element, it is reduced to a scalar by a fixed random
     projection, sum(f(x) * R) with R ~ N(0, 1) seeded by ``seed``: a wrong gradient for any output element
     then shows up (with probability one), where a plain sum could let errors cancel.
+
+    The report is truthy when every input passes; printed, it gives one line per input, named by position
+    and by ``f``'s parameter, with the worst element (or direction), both derivatives there, their
+    difference and the tolerance it was held to.
     """
     if not eps > 0 or directions < 1 or max_elements < 0:
         raise ValueError(
