@@ -422,7 +422,9 @@ def test_a_forward_pass_run_in_float64_is_still_the_exercises(tmp_path):
 def test_an_endless_loop_is_stopped_at_its_line_and_what_it_printed_is_shown(tmp_path, capsys):
     # The loop on one line: the time limit finds it there, whichever instruction it is in.
     loop = "dbnraw = dhpreact * bngain\nprint('before the loop')\nwhile True: pass"
-    path = planted(tmp_path, "atomic", "dbnraw = dhpreact * bngain", loop)
+    folder = tmp_path / "my kata ü (1)"  # faulthandler writes the ü as \xfc: the line must still be found
+    folder.mkdir()
+    path = planted(folder, "atomic", "dbnraw = dhpreact * bngain", loop)
     assert main(["kata", "check", str(path), "--timeout", "1.5"]) == 2
     out = capsys.readouterr().out
     line = path.read_text().splitlines().index("while True: pass") + 1

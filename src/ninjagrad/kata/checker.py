@@ -518,8 +518,9 @@ def _run_learner(
             return (description, arrays), output
         dump = (folder / "dump.txt").read_text(encoding="utf-8") if (folder / "dump.txt").exists() else ""
         if dump.startswith("Timeout"):
+            shown_there = str(path).encode("ascii", "backslashreplace").decode()  # as faulthandler writes it
             lines = [
-                int(m.group(1)) for m in re.finditer(rf'File "{re.escape(str(path))}", line (\d+)', dump)
+                int(m.group(1)) for m in re.finditer(rf'File "{re.escape(shown_there)}", line (\d+)', dump)
             ]
             where = ": stopped at this line" if lines else ""
             message = f"the file did not finish within {timeout:g} s{where} (an endless loop?)"
