@@ -434,6 +434,12 @@ def test_an_endless_loop_is_stopped_at_its_line_and_what_it_printed_is_shown(tmp
     assert "Traceback" not in out
 
 
+def test_a_thread_the_file_leaves_running_does_not_hold_the_check(tmp_path):
+    sleeper = "import threading, time\nthreading.Thread(target=time.sleep, args=(1000,)).start()\ndL = 1.0"
+    result = check(planted(tmp_path, "scalar", "dL = 1.0", sleeper), timeout=1)
+    assert result.status == "pass", result.broken
+
+
 def test_a_file_that_prints_a_lot_is_kept_to_a_few_kilobytes(tmp_path):
     """The output of a print in a loop must not pile up in the checker's memory (3.6 GB in 10 s, once)."""
     flood = "dL = 1.0\nfor _ in range(200):\n    print('x' * 100_000)"

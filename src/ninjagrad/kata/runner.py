@@ -20,6 +20,7 @@ import ast
 import builtins
 import faulthandler
 import json
+import os
 import sys
 import types
 from pathlib import Path
@@ -231,4 +232,7 @@ def _float64_copy(value: Any) -> Any:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    code = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # done: threads the workbook started, and its atexit handlers, are not waited for
