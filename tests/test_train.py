@@ -4,6 +4,7 @@ import json
 import math
 import os
 import signal
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -317,3 +318,38 @@ def test_a_diverging_run_stops_with_a_clear_message_and_no_numpy_warnings(names,
     checkpoint = load_checkpoint(tmp_path / "model.npz")
     assert not checkpoint.finished and np.isfinite(checkpoint.loss_history).all()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+
+
+# --- memory ---------------------------------------------------------------------------------------------
+
+
+def test_a_run_too_large_for_the_machine_is_refused_before_anything_is_allocated(
+    names, tmp_path, monkeypatch
+):
+    # 10**12 steps of loss history alone are 4 TB: a MemoryError traceback before the check existed.
+    with pytest.raises(UserError, match=r"needs about [\d,.]+ GiB of memory, more than the .* --steps"):
+        train(TrainConfig(steps=10**12), names, tmp_path / "huge")
+    # A machine with 4 MiB: the lecture's model (its evaluation chunks alone are ~10 MB) does not fit.
+    sysconf = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 1024}
+    monkeypatch.setattr(train_module.os, "sysconf", sysconf.__getitem__)
+    with pytest.raises(UserError, match=r"more than the 0.0 GiB this machine has; choose a smaller --hidden"):
+        train(TrainConfig(steps=10), names, tmp_path / "small")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        TrainConfig(steps=200, batch_size=32, n_hidden=400),  # evaluation's activations dominate
+        TrainConfig(steps=200, batch_size=1000, n_hidden=10),  # a chunk of batches dominates
+    ],
+)
+def test_the_memory_estimate_is_within_a_factor_of_two_of_what_the_run_allocates(names, config):
+    tracemalloc.start()
+    try:
+        train(config, names)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = train_module.memory_needed(config, config.model_config(names.vocab.size))
+    assert 0.5 < peak / estimate < 2, (peak, estimate)

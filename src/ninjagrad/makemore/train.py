@@ -18,6 +18,8 @@ each also keeps NumPy's per-call overhead out of the per-step budget.
 from __future__ import annotations
 
 import json
+import math
+import os
 import signal
 import threading
 import time
@@ -134,6 +136,7 @@ def train(
             f"the data was encoded with block_size {data.block_size} but the config has {config.block_size}"
         )
     model_config = config.model_config(data.vocab.size)
+    _check_memory(config, model_config)  # before the first large allocation
     train_state = {"config": asdict(config), "data": _fingerprint(data), "batches": BATCH_SCHEME}
     path = None if out_dir is None else checkpoint_path(out_dir)
     start = _starting_checkpoint(path, train_state, resume, force)  # validates before anything is written
@@ -201,6 +204,43 @@ def train(
         _write_metrics(path.parent / METRICS_FILE, result, data)
         _plot(path.parent / LOSS_PLOT, result, data)
     return result
+
+
+def memory_needed(config: TrainConfig, model_config: ModelConfig) -> int:
+    """An estimate of the bytes a run's own arrays take at their peak, from their shapes.
+
+    Why: a config too large for the machine (``--hidden 100000000``, ``--steps 10**12``) would otherwise
+    end in a MemoryError traceback or, since Linux hands out memory it does not have, in the kernel
+    killing the process, maybe only when evaluation starts (its chunks of activations are the widest
+    arrays of a run). Only the large arrays are counted, not the interpreter, NumPy or the dataset (the
+    lecture's run peaks at ~85 MB in all; this estimate says ~11 MB). The tests hold it within a factor
+    of two of what ``tracemalloc`` measures.
+    """
+    parameters = sum(math.prod(shape) for shape in model_config.parameter_shapes().values())
+    n, H, V = config.batch_size, config.n_hidden, model_config.vocab_size
+    K, E = config.block_size, config.n_embd
+    always = (
+        24 * parameters  # float64 draws, float32 init, TrainStep's parameters and updates, the result's copy
+        + 8 * config.steps  # the float32 loss history and the result's copy
+        + 4 * n * (K * V + 3 * K * E + 11 * H + 2 * V)  # TrainStep's preallocated buffers
+    )
+    training = 8 * CHUNK_STEPS * n * (K + 2)  # one chunk of batch indices, contexts and targets
+    evaluation = 24 * EVAL_CHUNK_ROWS * H  # BatchNorm calibration: a chunk of activations in float64
+    return always + max(training, evaluation)
+
+
+def _check_memory(config: TrainConfig, model_config: ModelConfig) -> None:
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): no check
+        return
+    needed = memory_needed(config, model_config)
+    if needed > physical:
+        raise UserError(
+            f"this run needs about {needed / 2**30:,.1f} GiB of memory, more than the "
+            f"{physical / 2**30:,.1f} GiB this machine has; choose a smaller --hidden, --embd, "
+            "--batch-size or --steps"
+        )
 
 
 def _evaluate(result: TrainResult, data: Dataset, num_samples: int) -> None:
