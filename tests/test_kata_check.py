@@ -14,7 +14,7 @@ import pytest
 from ninjagrad.cli import main
 from ninjagrad.kata.checker import MAX_OUTPUT_BYTES, check
 from ninjagrad.kata.exercises import EXERCISES, get_exercise
-from ninjagrad.kata.report import format_report
+from ninjagrad.kata.report import _wrapped, format_report
 from ninjagrad.kata.workbook import BACKWARD_BEGIN, BACKWARD_END, render_workbook
 
 
@@ -298,6 +298,14 @@ def test_the_report_shows_the_line_its_shapes_and_the_mistake(tmp_path, capsys):
     assert "dprobs           (32, 27) float32" in diagnosis
     assert "likely mistake (keepdim)" in diagnosis
     assert "25 of 26 gradients right" in diagnosis
+
+
+def test_code_in_a_message_is_never_broken_across_lines():
+    for shift in range(40):  # the span lands on every position around the line's end
+        text = "ab " * 20 + "x" * shift + " then `dC[Xb] += demb` and `np.add.at(dC, Xb, demb)` here"
+        wrapped = _wrapped(text, indent="  ")
+        assert all(line.count("`") % 2 == 0 for line in wrapped.splitlines()), wrapped
+        assert wrapped.replace("\n    ", " ").strip() == text
 
 
 def test_hint_nudges_and_solution_shows_one_line(tmp_path, capsys):

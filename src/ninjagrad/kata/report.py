@@ -8,6 +8,7 @@ at a time, and the first wrong one is where to look.
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from ninjagrad.kata.workbook import WorkbookError, parse_workbook, read_kata_nam
 MAX_OUTPUT_LINES = 40  # of what the learner's file printed, shown above the report
 MAX_OUTPUT_WIDTH = 200  # characters of each of those lines
 WIDTH = 100  # characters per line of the diagnosis and the hint
+NO_BREAK = "\0"  # stands in for the spaces inside `code` while a paragraph is wrapped
 
 
 def check_file(
@@ -165,11 +167,19 @@ def _source_lines(result: KataResult, lines: tuple[int, ...]) -> list[str]:
 
 
 def _wrapped(text: str, indent: str = "") -> str:
-    """A long message as a paragraph; lines it already has (a stderr tail) are kept."""
+    """A long message as a paragraph; lines it already has (a stderr tail) are kept, and so is each piece of
+    code in backticks (`dC[Xb] += demb` broken after `dC[Xb]` reads as two statements)."""
     paragraphs = text.splitlines() or [""]
     return "\n".join(
-        textwrap.fill(p, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ") for p in paragraphs
+        textwrap.fill(_glue_code(p), WIDTH, initial_indent=indent, subsequent_indent=indent + "  ").replace(
+            NO_BREAK, " "
+        )
+        for p in paragraphs
     )
+
+
+def _glue_code(paragraph: str) -> str:
+    return re.sub(r"`[^`]*`", lambda code: code.group(0).replace(" ", NO_BREAK), paragraph)
 
 
 def _count(number: int, noun: str) -> str:
