@@ -6,6 +6,7 @@ import os
 import signal
 import tracemalloc
 import warnings
+from contextlib import nullcontext
 
 import numpy as np
 import pytest
@@ -353,3 +354,19 @@ def test_the_memory_estimate_is_within_a_factor_of_two_of_what_the_run_allocates
         tracemalloc.stop()
     estimate = train_module.memory_needed(config, config.model_config(names.vocab.size))
     assert 0.5 < peak / estimate < 2, (peak, estimate)
+
+
+def test_ctrl_c_while_the_plot_is_drawn_leaves_no_half_written_file(names, tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    def savefig_then_die(self, target, **kwargs):  # matplotlib writes to a path or to a file object
+        with open(target, "wb") if isinstance(target, str | os.PathLike) else nullcontext(target) as file:
+            file.write(b"\x89PNG\r\n\x1a\n half a picture")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Figure, "savefig", savefig_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(steps=50, n_hidden=8), names, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "model.npz"]
+    assert load_checkpoint(tmp_path / "model.npz").finished
+    assert json.loads((tmp_path / "metrics.json").read_text())["steps"] == 50

@@ -17,6 +17,7 @@ Why these choices:
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
@@ -73,12 +74,23 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
         arrays["bnmean"] = checkpoint.bnmean
         arrays["bnvar"] = checkpoint.bnvar
     arrays["meta"] = np.array(json.dumps(meta))  # a 0-d unicode array: no pickle needed
+    archive = io.BytesIO()  # at most about a megabyte (the loss history of 200,000 steps)
+    np.savez(archive, **arrays)
+    write_durably(path, archive.getvalue())
 
+
+def write_durably(path: str | Path, data: bytes) -> None:
+    """Replace ``path`` by ``data`` in one step that survives a crash (see the module docstring).
+
+    Every file of a run directory goes through here, so a run stopped at any moment never leaves half of
+    one. Errors (a read-only directory, a full disk) propagate as they are: the caller chose the place.
+    """
+    path = Path(path)
     # A fresh name per write ("x" refuses to reuse one); unlike mkstemp's 0600 it honours the umask.
     temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
         with open(temporary, "xb") as file:
-            np.savez(file, **arrays)
+            file.write(data)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)

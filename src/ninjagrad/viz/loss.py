@@ -7,6 +7,7 @@ progress on one readable plot. Short runs use smaller groups so that the curve k
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +33,11 @@ def averaged_log10_loss(loss_history: np.ndarray, window: int) -> tuple[np.ndarr
 def plot_loss(
     loss_history: np.ndarray, path: str | Path, *, lr_drop_step: int | None = None, title: str = ""
 ):
-    """Save the averaged log10 loss curve of a run to ``path`` (PNG); returns ``path``."""
+    """Save the averaged log10 loss curve of a run to ``path`` (PNG, whole or not at all); returns it."""
     # The object-oriented Figure API: no pyplot, so no global figure state and no GUI backend.
     from matplotlib.figure import Figure
+
+    from ninjagrad.viz.dot import write_atomically
 
     window = steps_per_point(len(loss_history))
     steps, log_loss = averaged_log10_loss(loss_history, window)
@@ -48,5 +51,6 @@ def plot_loss(
     axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend()
-    figure.savefig(path, dpi=100)
-    return Path(path)
+    png = io.BytesIO()  # rendered in memory first: a Ctrl-C while matplotlib draws leaves no half a PNG
+    figure.savefig(png, format="png", dpi=100)
+    return write_atomically(path, png.getvalue())
