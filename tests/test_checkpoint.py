@@ -149,6 +149,10 @@ def test_a_hand_written_file_in_the_documented_layout_loads(tmp_path):
         (lambda meta, arrays: arrays.update({"param.C": arrays["param.C"].astype(np.float64)}), "float64"),
         (lambda meta, arrays: meta.update(step=8), r"loss_history has shape \(7,\), expected \(8,\)"),
         (lambda meta, arrays: arrays.update(bnmean=np.zeros((1, 5), np.float32)), "only one of bnmean"),
+        (
+            lambda meta, arrays: meta.update(train_state=[1, 2]),
+            "its train_state is a list, not a JSON object",
+        ),
     ],
 )
 def test_incompatible_contents_are_user_errors_that_say_why(tmp_path, change, message):

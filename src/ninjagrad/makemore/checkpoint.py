@@ -164,6 +164,9 @@ def _read_meta(path: Path, arrays: dict[str, np.ndarray]) -> dict:
 def _check_consistent(path: Path, checkpoint: Checkpoint) -> None:
     """Shapes and dtypes must be those of a model built from the stored config."""
     config = checkpoint.model_config
+    if not isinstance(checkpoint.train_state, dict):  # resume and sampling read it as a mapping
+        kind = type(checkpoint.train_state).__name__
+        raise _incompatible(path, f"its train_state is a {kind}, not a JSON object")
     if checkpoint.vocab.size != config.vocab_size:
         raise _incompatible(
             path, f"its vocabulary has {checkpoint.vocab.size} tokens but vocab_size is {config.vocab_size}"
