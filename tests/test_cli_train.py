@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 
 from ninjagrad.cli import main
+from ninjagrad.commands import sample as sample_command
+from ninjagrad.makemore import sample as sample_module
 from ninjagrad.makemore.checkpoint import load_checkpoint
 from ninjagrad.makemore.data import load_dataset
 from ninjagrad.makemore.model import PARAM_NAMES
@@ -158,6 +160,31 @@ def test_resume_with_other_flags_names_both_values(trained, capsys):
     flags = [*SMALL_FLAGS[:-4], "--hidden", "13", "--save-every", "150"]
     code, _, err = run_cli(capsys, "train", "-o", str(out_dir), *flags, "--resume")
     assert code == 2 and "n_hidden differs" in err and "it was 12, this command has 13" in err
+
+
+def test_sample_draws_a_large_n_in_bounded_batches(trained, capsys, monkeypatch):
+    # Drawing -n 10**8 names at once would need tens of gigabytes; the command draws them in batches.
+    out_dir, _ = trained
+    calls = []
+    real = sample_module.sample_checkpoint
+
+    def spy(checkpoint, n, rng):
+        calls.append(n)
+        return real(checkpoint, n, rng)
+
+    monkeypatch.setattr("ninjagrad.makemore.sample.sample_checkpoint", spy)
+    monkeypatch.setattr(sample_command, "SAMPLES_PER_CALL", 4)
+    code, out, _ = run_cli(capsys, "sample", "-o", str(out_dir), "-n", "10", "--seed", "5")
+    assert code == 0 and len(out.splitlines()) == 10
+    assert calls == [4, 4, 2]
+    assert run_cli(capsys, "sample", "-o", str(out_dir), "-n", "10", "--seed", "5")[1] == out
+
+
+def test_sample_also_takes_the_model_file_itself(trained, capsys):
+    out_dir, _ = trained
+    by_directory = run_cli(capsys, "sample", "-o", str(out_dir), "-n", "5", "--seed", "1")
+    by_file = run_cli(capsys, "sample", "-o", str(out_dir / "model.npz"), "-n", "5", "--seed", "1")
+    assert by_file == by_directory and by_file[0] == 0
 
 
 def test_sample_errors_exit_2(tmp_path, capsys):

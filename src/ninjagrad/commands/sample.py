@@ -13,6 +13,8 @@ from ninjagrad.commands.train import integer_at_least
 
 HELP = "sample names from a trained makemore model"
 
+SAMPLES_PER_CALL = 10_000  # drawn together, then printed: any -n runs in a few tens of megabytes
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -21,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         type=Path,
         default=Path("runs/names"),
-        help="directory of a trained model (default: %(default)s)",
+        help="directory of a trained model, or its model.npz (default: %(default)s)",
     )
     parser.add_argument(
         "-n",
@@ -46,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     from ninjagrad.makemore.checkpoint import checkpoint_path, load_checkpoint
     from ninjagrad.makemore.sample import sample_checkpoint
 
-    checkpoint = load_checkpoint(checkpoint_path(args.out))
-    for item in sample_checkpoint(checkpoint, args.num, np.random.default_rng(args.seed)):
-        print(item)
+    checkpoint = load_checkpoint(args.out if args.out.is_file() else checkpoint_path(args.out))
+    rng = np.random.default_rng(args.seed)
+    for start in range(0, args.num, SAMPLES_PER_CALL):
+        for item in sample_checkpoint(checkpoint, min(SAMPLES_PER_CALL, args.num - start), rng):
+            print(item)
     return 0
