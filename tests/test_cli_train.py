@@ -14,8 +14,9 @@ import time
 import numpy as np
 import pytest
 
-from ninjagrad.cli import main
+from ninjagrad.cli import build_parser, main
 from ninjagrad.commands import sample as sample_command
+from ninjagrad.commands import train as train_command
 from ninjagrad.makemore import sample as sample_module
 from ninjagrad.makemore.checkpoint import load_checkpoint
 from ninjagrad.makemore.data import load_dataset
@@ -102,6 +103,23 @@ def test_bad_flags_exit_2_with_a_message(tmp_path, capsys, flags, message):
     code, _, err = run_cli(capsys, "train", "-o", str(tmp_path / "out"), *flags)
     assert code == 2 and message in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_printed_resume_command_repeats_every_training_flag():
+    # Every flag that sets a TrainConfig field, at a value that is not its default, survives the round trip
+    # through the command printed on Ctrl-C: otherwise the resumed run would be refused as another run.
+    parser = build_parser()
+    non_default = ["--steps", "77", "--batch-size", "5", "--embd", "3", "--hidden", "9", "--block-size", "4"]
+    non_default += ["--lr", "0.30000000000000004", "--seed", "12", "--save-every", "7"]
+    args = parser.parse_args(["train", "-i", "my names.txt", "-o", "out dir", *non_default])
+    command = shlex.split(train_command._resume_command(args, args.out))
+    assert command[:2] == ["ninjagrad", "train"] and command[-1] == "--resume"
+    again = parser.parse_args(command[1:])
+    assert (again.input, again.out, again.resume) == (args.input, args.out, True)
+    fields = [field for _, _, field, _, _ in train_command.CONFIG_FLAGS]
+    assert sorted(fields) == sorted(TrainConfig.__dataclass_fields__)
+    assert {f: getattr(again, f) for f in fields} == {f: getattr(args, f) for f in fields}
+    assert all(getattr(args, f) != getattr(TrainConfig(), f) for f in fields)
 
 
 def test_resume_and_force_together_are_refused(tmp_path, capsys):

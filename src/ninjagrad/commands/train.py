@@ -18,6 +18,46 @@ from ninjagrad.errors import UserError
 HELP = "train the makemore MLP with the hand-written backward pass"
 
 
+def integer_at_least(minimum: int):
+    """An argparse type: an integer of at least ``minimum``, with a message that says so."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a finite number above 0 (a learning rate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
+
+
+# The flags that set a TrainConfig field: (flag, metavar, field, argparse type, help). One table serves the
+# parser, the config and the resume command printed on Ctrl-C, so a new flag cannot be missed in one of them.
+CONFIG_FLAGS = (
+    ("--steps", "N", "steps", integer_at_least(1), "SGD steps"),
+    ("--batch-size", "B", "batch_size", integer_at_least(2), "examples per step"),
+    ("--embd", "E", "n_embd", integer_at_least(1), "embedding dimension"),
+    ("--hidden", "H", "n_hidden", integer_at_least(1), "hidden units"),
+    ("--block-size", "K", "block_size", integer_at_least(1), "context length in characters"),
+    ("--lr", "LR", "lr", positive_number, "learning rate; a tenth of it for the second half of the steps"),
+    ("--seed", "S", "seed", integer_at_least(0), "seed of the initialisation and the batch order"),
+    ("--save-every", "K", "save_every", integer_at_least(1), "steps between checkpoints"),
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ninjagrad.makemore.train import TrainConfig
 
@@ -36,64 +76,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="output directory (default: runs/<data file name without extension>)",
     )
-    parser.add_argument(
-        "--steps",
-        metavar="N",
-        type=integer_at_least(1),
-        default=default.steps,
-        help="SGD steps (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--batch-size",
-        metavar="B",
-        type=integer_at_least(2),
-        default=default.batch_size,
-        help="examples per step (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--embd",
-        metavar="E",
-        dest="n_embd",
-        type=integer_at_least(1),
-        default=default.n_embd,
-        help="embedding dimension (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--hidden",
-        metavar="H",
-        dest="n_hidden",
-        type=integer_at_least(1),
-        default=default.n_hidden,
-        help="hidden units (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--block-size",
-        metavar="K",
-        type=integer_at_least(1),
-        default=default.block_size,
-        help="context length in characters (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--lr",
-        metavar="LR",
-        type=positive_number,
-        default=default.lr,
-        help="learning rate for the first half of the steps, a tenth of it after (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--seed",
-        metavar="S",
-        type=integer_at_least(0),
-        default=default.seed,
-        help="seed of the initialisation and the batch order (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--save-every",
-        metavar="K",
-        type=integer_at_least(1),
-        default=default.save_every,
-        help="steps between checkpoints (default: %(default)s)",
-    )
+    for flag, metavar, field, parse, text in CONFIG_FLAGS:
+        parser.add_argument(
+            flag,
+            metavar=metavar,
+            dest=field,
+            type=parse,
+            default=getattr(default, field),
+            help=f"{text} (default: %(default)s)",
+        )
     parser.add_argument(
         "--resume",
         action="store_true",
@@ -108,16 +99,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.resume and args.force:
         raise UserError("--resume and --force contradict each other; pass one of them")
-    config = TrainConfig(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        n_embd=args.n_embd,
-        n_hidden=args.n_hidden,
-        block_size=args.block_size,
-        seed=args.seed,
-        save_every=args.save_every,
-    )
+    config = TrainConfig(**{field: getattr(args, field) for _, _, field, _, _ in CONFIG_FLAGS})
     data = load_dataset(args.input, config.block_size)  # every data error surfaces before DIR is touched
     out = args.out if args.out is not None else Path("runs") / data.path.stem
     try:
@@ -152,32 +134,6 @@ def _resume_command(args: argparse.Namespace, out: Path) -> str:
     if args.input is not None:
         words += ["-i", str(args.input)]
     words += ["-o", str(out)]
-    words += ["--steps", str(args.steps), "--batch-size", str(args.batch_size), "--embd", str(args.n_embd)]
-    words += ["--hidden", str(args.n_hidden), "--block-size", str(args.block_size), "--lr", repr(args.lr)]
-    words += ["--seed", str(args.seed), "--save-every", str(args.save_every), "--resume"]
-    return shlex.join(words)
-
-
-def integer_at_least(minimum: int):
-    """An argparse type: an integer of at least ``minimum``, with a message that says so."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-
-    return parse
-
-
-def positive_number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
-    return value
+    for flag, _, field, _, _ in CONFIG_FLAGS:
+        words += [flag, str(getattr(args, field))]  # str of a float is its shortest exact form
+    return shlex.join([*words, "--resume"])
