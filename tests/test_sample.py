@@ -109,3 +109,13 @@ def test_a_finished_checkpoint_samples_with_its_statistics():
     config = ModelConfig(vocab_size=V, block_size=2, n_embd=V, n_hidden=V)
     finished = Checkpoint(config, VOCAB, params, 9, np.zeros(9, np.float32), {}, bnmean, bnvar)
     assert sample_checkpoint(finished, 2, np.random.default_rng(0)) == ["cba", "cba"]
+
+
+def test_a_checkpoint_samples_with_its_own_bn_eps():
+    # bnvar 1e-3 next to bn_eps 0.5 or the default 1e-5: BatchNorm's scale, so the samples, differ by ~20x.
+    config = ModelConfig(vocab_size=V, block_size=3, n_embd=2, n_hidden=4, bn_eps=0.5)
+    params = init_params(config, np.random.default_rng(0))
+    bnmean, bnvar = np.zeros((1, 4), np.float32), np.full((1, 4), 1e-3, np.float32)
+    checkpoint = Checkpoint(config, VOCAB, params, 9, np.zeros(9, np.float32), {}, bnmean, bnvar)
+    draw = lambda **eps: sample_items(params, bnmean, bnvar, VOCAB, 3, 50, np.random.default_rng(3), **eps)  # noqa: E731
+    assert sample_checkpoint(checkpoint, 50, np.random.default_rng(3)) == draw(eps=0.5) != draw()

@@ -30,8 +30,9 @@ def sample_items(
     n: int,
     rng: np.random.Generator,
     max_length: int = MAX_LENGTH,
+    eps: float = 1e-5,
 ) -> list[str]:
-    """``n`` items drawn from the model, each without its end token."""
+    """``n`` items drawn from the model, each without its end token; ``eps`` is the model's ``bn_eps``."""
     if n < 1:
         raise UserError(f"the number of samples must be at least 1, got {n}")
     contexts = np.zeros((n, block_size), dtype=np.intp)  # (n, block_size), all start tokens
@@ -39,7 +40,8 @@ def sample_items(
     lengths = np.full(n, max_length)  # (n,) length of each sample, final once it has ended
     active = np.arange(n)  # samples still being generated
     for position in range(max_length):
-        logits = inference_logits(params, bnmean, bnvar, contexts[active]).astype(np.float64)  # (a, vocab)
+        logits = inference_logits(params, bnmean, bnvar, contexts[active], eps=eps)  # (a, vocab)
+        logits = logits.astype(np.float64)  # the cumulative sums below in float64
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))  # (a, vocab), unnormalised
         cumulative = np.cumsum(probs, axis=1)  # (a, vocab)
         # Inverse-CDF draw: the first token whose cumulative probability reaches u.
@@ -73,4 +75,5 @@ def sample_checkpoint(checkpoint: Checkpoint, n: int, rng: np.random.Generator) 
         checkpoint.model_config.block_size,
         n,
         rng,
+        eps=checkpoint.model_config.bn_eps,
     )

@@ -251,16 +251,17 @@ def _check_memory(config: TrainConfig, model_config: ModelConfig) -> None:
 
 def _evaluate(result: TrainResult, data: Dataset, num_samples: int) -> None:
     """Calibrate BatchNorm over the training split, then measure every split and draw samples."""
-    result.bnmean, result.bnvar = calibrate_batchnorm(result.params, data.train.X, chunk_size=EVAL_CHUNK_ROWS)
+    params, eps = result.params, result.model_config.bn_eps
+    result.bnmean, result.bnvar = calibrate_batchnorm(params, data.train.X, chunk_size=EVAL_CHUNK_ROWS)
     result.losses = {
         name: split_loss(
-            result.params, result.bnmean, result.bnvar, examples.X, examples.Y, chunk_size=EVAL_CHUNK_ROWS
+            params, result.bnmean, result.bnvar, examples.X, examples.Y, eps=eps, chunk_size=EVAL_CHUNK_ROWS
         )
         for name, examples in data.splits().items()
     }
     rng = np.random.default_rng((result.config.seed, SAMPLE_STREAM))
     result.samples = sample_items(
-        result.params, result.bnmean, result.bnvar, data.vocab, result.config.block_size, num_samples, rng
+        params, result.bnmean, result.bnvar, data.vocab, result.config.block_size, num_samples, rng, eps=eps
     )
 
 
