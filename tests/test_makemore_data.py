@@ -174,3 +174,9 @@ def test_load_dataset_of_a_small_file(tmp_path):
     assert data.vocab.chars == "." + "".join(sorted(set("".join(items))))
     total = sum(len(e) for e in data.splits().values())
     assert total == sum(len(item) + 1 for item in items)
+
+
+@pytest.mark.parametrize("block_size", [0, -2, 2.5, True, "3"])
+def test_a_block_size_that_is_not_a_positive_integer_is_a_user_error(block_size):
+    with pytest.raises(UserError, match="block_size must be an integer of at least 1"):
+        build_examples(["ab", "c"], Vocabulary(".abc"), block_size)

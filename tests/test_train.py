@@ -217,6 +217,14 @@ def test_resume_with_other_data_names_both_files(names, tmp_path):
         train(TrainConfig(steps=20, n_hidden=8), other, tmp_path / "run", resume=True)
 
 
+def test_resume_and_force_together_are_refused_before_anything_is_written(names, tmp_path):
+    train(TrainConfig(steps=20, n_hidden=8), names, tmp_path)
+    before = (tmp_path / "model.npz").read_bytes()
+    with pytest.raises(UserError, match="--resume and --force contradict each other"):
+        train(TrainConfig(steps=20, n_hidden=8), names, tmp_path, resume=True, force=True)
+    assert (tmp_path / "model.npz").read_bytes() == before
+
+
 def test_resume_needs_a_checkpoint(names, tmp_path):
     with pytest.raises(UserError, match="nothing to resume: there is no .*model.npz"):
         train(SMALL, names, tmp_path, resume=True)

@@ -13,8 +13,6 @@ import argparse
 import shlex
 from pathlib import Path
 
-from ninjagrad.errors import UserError
-
 HELP = "train the makemore MLP with the hand-written backward pass"
 
 
@@ -97,8 +95,6 @@ def run(args: argparse.Namespace) -> int:
     from ninjagrad.makemore.data import load_dataset
     from ninjagrad.makemore.train import LOSS_PLOT, METRICS_FILE, TrainConfig, train
 
-    if args.resume and args.force:
-        raise UserError("--resume and --force contradict each other; pass one of them")
     config = TrainConfig(**{field: getattr(args, field) for _, _, field, _, _ in CONFIG_FLAGS})
     data = load_dataset(args.input, config.block_size)  # every data error surfaces before DIR is touched
     out = args.out if args.out is not None else Path("runs") / data.path.stem

@@ -183,8 +183,8 @@ def build_examples(items: list[str], vocab: Vocabulary, block_size: int) -> Exam
     token. Example ``t`` of an item is then the window of ``block_size`` tokens at offset ``t`` of that
     item's stretch, and its target is the token right after the window.
     """
-    if block_size < 1:
-        raise UserError(f"block_size must be at least 1, got {block_size}")
+    if isinstance(block_size, bool) or not isinstance(block_size, int | np.integer) or block_size < 1:
+        raise UserError(f"block_size must be an integer of at least 1, got {block_size!r}")
     stream = vocab.encode("".join(TOKEN * block_size + item + TOKEN for item in items))
     stream = stream.astype(_index_dtype(vocab.size))  # (total,)
 

@@ -137,6 +137,8 @@ def train(
     ``force``, and otherwise refused. Without ``out_dir`` nothing is written.
     """
     log = log or (lambda message: None)
+    if resume and force:
+        raise UserError("--resume and --force contradict each other; pass one of them")
     if config.block_size != data.block_size:
         raise UserError(
             f"the data was encoded with block_size {data.block_size} but the config has {config.block_size}"
