@@ -434,7 +434,11 @@ def _write_metrics(path: Path, result: TrainResult, data: Dataset) -> None:
 
 
 class _StopRequest:
-    """Set by SIGINT. The loop checks it between steps, so a checkpoint never holds half an update."""
+    """Set by SIGINT (Ctrl-C); the loop stops at the end of its current segment.
+
+    The loop reads it between segments (at most ``REPORT_EVERY`` steps, some tens of milliseconds), never
+    inside a step, so the checkpoint written on the way out never holds half an update.
+    """
 
     def __init__(self):
         self.requested = False
