@@ -1,5 +1,6 @@
 """Checkpoints: a faithful round trip, atomic replacement, no pickle, and clear errors for bad files."""
 
+import errno
 import json
 import os
 import zipfile
@@ -191,3 +192,20 @@ def test_the_file_gets_the_usual_permissions_not_a_temporary_files_0600(tmp_path
     path = checkpoint_path(tmp_path)
     save_checkpoint(path, make_checkpoint())
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_full_disk_is_a_user_error_and_the_previous_checkpoint_stays(tmp_path, monkeypatch):
+    path = checkpoint_path(tmp_path)
+    save_checkpoint(path, make_checkpoint(step=3))
+    before = path.read_bytes()
+
+    def disk_full(descriptor):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(checkpoint_module.os, "fsync", disk_full)
+    with pytest.raises(
+        UserError, match=r"cannot write .*model\.npz: No space left on device; free some space"
+    ):
+        save_checkpoint(path, make_checkpoint(step=9))
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]

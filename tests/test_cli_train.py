@@ -1,8 +1,10 @@
 """`ninjagrad train` and `ninjagrad sample` end to end: messages, exit codes, files, Ctrl-C and kill -9."""
 
 import contextlib
+import errno
 import io
 import json
+import os
 import random
 import re
 import shlex
@@ -120,6 +122,19 @@ def test_the_printed_resume_command_repeats_every_training_flag():
     assert sorted(fields) == sorted(TrainConfig.__dataclass_fields__)
     assert {f: getattr(again, f) for f in fields} == {f: getattr(args, f) for f in fields}
     assert all(getattr(args, f) != getattr(TrainConfig(), f) for f in fields)
+
+
+def test_an_output_directory_that_cannot_be_written_exits_2_before_training(tmp_path, capsys, monkeypatch):
+    from ninjagrad.makemore import checkpoint
+
+    def read_only(path, mode="r", *args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    monkeypatch.setattr(checkpoint, "open", read_only, raising=False)  # the module's own open()
+    code, out, err = run_cli(capsys, "train", "-o", str(tmp_path / "out"), *SMALL_FLAGS)
+    assert code == 2 and "Traceback" not in err
+    assert re.search(r"cannot write .*model\.npz: Permission denied; .*writable output directory", err), err
+    assert "trained" not in out
 
 
 def test_resume_and_force_together_are_refused(tmp_path, capsys):

@@ -17,6 +17,7 @@ Why these choices:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -82,8 +83,9 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
 def write_durably(path: str | Path, data: bytes) -> None:
     """Replace ``path`` by ``data`` in one step that survives a crash (see the module docstring).
 
-    Every file of a run directory goes through here, so a run stopped at any moment never leaves half of
-    one. Errors (a read-only directory, a full disk) propagate as they are: the caller chose the place.
+    ``model.npz`` and ``metrics.json`` are written here, so a run stopped at any moment never leaves half
+    of one. A place that cannot be written (a read-only directory, a full disk) is a UserError that names
+    it; the file that was there is left as it was.
     """
     path = Path(path)
     # A fresh name per write ("x" refuses to reuse one); unlike mkstemp's 0600 it honours the umask.
@@ -94,8 +96,14 @@ def write_durably(path: str | Path, data: bytes) -> None:
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise UserError(
+                f"cannot write {path}: {error.strerror or error}; free some space, or choose a writable "
+                "output directory"
+            ) from None
         raise
     _fsync_directory(path.parent)
 
