@@ -202,7 +202,7 @@ def test_a_full_disk_is_a_user_error_and_the_previous_checkpoint_stays(tmp_path,
     def disk_full(descriptor):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(checkpoint_module.os, "fsync", disk_full)
+    monkeypatch.setattr("ninjagrad.files.os.fsync", disk_full)
     with pytest.raises(
         UserError, match=r"cannot write .*model\.npz: No space left on device; free some space"
     ):

@@ -125,12 +125,12 @@ def test_the_printed_resume_command_repeats_every_training_flag():
 
 
 def test_an_output_directory_that_cannot_be_written_exits_2_before_training(tmp_path, capsys, monkeypatch):
-    from ninjagrad.makemore import checkpoint
+    from ninjagrad import files
 
     def read_only(path, mode="r", *args, **kwargs):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
 
-    monkeypatch.setattr(checkpoint, "open", read_only, raising=False)  # the module's own open()
+    monkeypatch.setattr(files, "open", read_only, raising=False)  # the writer module's own open()
     code, out, err = run_cli(capsys, "train", "-o", str(tmp_path / "out"), *SMALL_FLAGS)
     assert code == 2 and "Traceback" not in err
     assert re.search(r"cannot write .*model\.npz: Permission denied; .*writable output directory", err), err

@@ -219,7 +219,7 @@ def test_new_into_a_directory_or_a_full_disk_is_a_clear_error_and_keeps_the_old_
     def full_disk(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("ninjagrad.kata.workbook.os.replace", full_disk)
+    monkeypatch.setattr("ninjagrad.files.os.replace", full_disk)
     assert main(["kata", "new", "scalar", "-o", str(path), "--force"]) == 2
     assert f"cannot write {path}: No space left on device" in capsys.readouterr().err
     assert path.read_text() == "my work" and sorted(p.name for p in tmp_path.iterdir()) == ["mine.py"]

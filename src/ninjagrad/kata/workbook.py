@@ -17,11 +17,11 @@ line and ``dcounts += ...`` after it, as in the lecture. The gradient is complet
 from __future__ import annotations
 
 import ast
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ninjagrad.errors import UserError
+from ninjagrad.files import write_atomically
 from ninjagrad.kata.exercises import Exercise
 
 # The lines around the backward pass in a solution file; `kata new` replaces what is between them.
@@ -204,8 +204,8 @@ def render_workbook(exercise: Exercise, *, solved: bool = False) -> str:
 def write_workbook(exercise: Exercise, path: Path, *, solved: bool = False, force: bool = False) -> None:
     """Write a new workbook to ``path``; an existing file is the learner's work, kept unless ``force``.
 
-    The text goes to a temporary file beside ``path`` first and then takes its name, so a full disk or a
-    Ctrl-C leaves either the old file or the whole new one, never half a workbook.
+    Written with ``write_atomically``: a full disk or a Ctrl-C leaves either the old file or the whole new
+    one, never half a workbook.
     """
     if path.exists() and not path.is_file():
         raise UserError(
@@ -221,14 +221,4 @@ def write_workbook(exercise: Exercise, path: Path, *, solved: bool = False, forc
     if not folder.is_dir():
         raise UserError(f"cannot write {path}: the directory {folder} does not exist; create it first")
     text = render_workbook(exercise, solved=solved)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # "x": a fresh file, with the umask's mode
-    try:
-        with open(temporary, "x", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except OSError as error:
-        raise UserError(
-            f"cannot write {path}: {error.strerror or error}; choose another place with -o"
-        ) from None
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_atomically(path, text.encode("utf-8"))

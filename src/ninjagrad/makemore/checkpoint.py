@@ -9,19 +9,15 @@ Why these choices:
 
 - ``.npz`` with plain arrays and JSON text (a 0-d string array) instead of pickle: loading a file cannot
   run code, and ``np.load(path, allow_pickle=False)`` reads it anywhere NumPy does.
-- Atomic writes: the new file is written under a temporary name in the same directory, flushed and
-  fsync'ed, then renamed over the old one with ``os.replace`` (atomic on POSIX and Windows). A process
-  killed at any moment, even with ``kill -9``, leaves either the previous checkpoint or the new one, never
-  half of one. At worst a stray ``.model.npz.*.tmp`` file remains.
+- Atomic writes (``ninjagrad.files.write_atomically``): a process killed at any moment, even with
+  ``kill -9``, leaves either the previous checkpoint or the new one, never half of one. At worst a stray
+  ``.model.npz.*.tmp`` file remains.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-import os
-import secrets
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ninjagrad.errors import UserError
+from ninjagrad.files import write_atomically
 from ninjagrad.makemore.data import Vocabulary
 from ninjagrad.makemore.model import PARAM_NAMES, ModelConfig, init_params
 
@@ -77,46 +74,7 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
     arrays["meta"] = np.array(json.dumps(meta))  # a 0-d unicode array: no pickle needed
     archive = io.BytesIO()  # at most about a megabyte (the loss history of 200,000 steps)
     np.savez(archive, **arrays)
-    write_durably(path, archive.getvalue())
-
-
-def write_durably(path: str | Path, data: bytes) -> None:
-    """Replace ``path`` by ``data`` in one step that survives a crash (see the module docstring).
-
-    ``model.npz`` and ``metrics.json`` are written here, so a run stopped at any moment never leaves half
-    of one. A place that cannot be written (a read-only directory, a full disk) is a UserError that names
-    it; the file that was there is left as it was.
-    """
-    path = Path(path)
-    # A fresh name per write ("x" refuses to reuse one); unlike mkstemp's 0600 it honours the umask.
-    temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    try:
-        with open(temporary, "xb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException as error:
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise UserError(
-                f"cannot write {path}: {error.strerror or error}; free some space, or choose a writable "
-                "output directory"
-            ) from None
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); directories cannot be opened this way on Windows."""
-    if os.name != "posix":
-        return
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    write_atomically(path, archive.getvalue())
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:

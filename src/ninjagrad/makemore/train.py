@@ -31,12 +31,12 @@ from pathlib import Path
 import numpy as np
 
 from ninjagrad.errors import UserError
+from ninjagrad.files import write_atomically
 from ninjagrad.makemore.checkpoint import (
     Checkpoint,
     checkpoint_path,
     load_checkpoint,
     save_checkpoint,
-    write_durably,
 )
 from ninjagrad.makemore.data import Dataset, Examples
 from ninjagrad.makemore.fast import TrainStep
@@ -430,7 +430,7 @@ def _write_metrics(path: Path, result: TrainResult, data: Dataset) -> None:
         "data": _fingerprint(data),
         "first_step_loss": float(result.loss_history[0]),
     }
-    write_durably(path, (json.dumps(metrics, indent=2) + "\n").encode())
+    write_atomically(path, (json.dumps(metrics, indent=2) + "\n").encode())
 
 
 class _StopRequest:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ninjagrad.viz.dot import write_atomically
+from ninjagrad.files import write_atomically
 
 
 def plot_decision_boundary(

@@ -30,6 +30,7 @@ import graphviz
 import numpy as np
 
 from ninjagrad.errors import UserError
+from ninjagrad.files import write_atomically
 from ninjagrad.graph import topological_order
 
 RANKDIRS = ("LR", "TB", "RL", "BT")  # graphviz's layout directions: left to right, top to bottom, ...
@@ -131,34 +132,6 @@ def save(drawing: graphviz.Digraph, path: str | os.PathLike[str]) -> Path:
     with _explain_missing_dot():
         data = drawing.pipe(format=fmt)
     return write_atomically(path, data)
-
-
-def write_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` whole or not at all, creating missing parent directories.
-
-    Why: a write cut short (Ctrl-C, a full disk) must not leave half a picture that looks like a finished
-    one. The bytes go to a temporary file beside ``path``, which then takes its place in one step
-    (``os.replace``). A place that cannot be written (read-only, a file where a directory should be, a
-    directory where the file should be) is a ``UserError`` naming the path, not a traceback.
-    """
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    except OSError as error:
-        in_the_way = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-        reason = error.strerror or str(error)
-        if in_the_way is not None:  # mkdir's own words for this are a puzzling "File exists"
-            reason = f"{str(in_the_way)!r} is a file, not a directory"
-        raise UserError(
-            f"cannot write {str(path)!r}: {reason}; pass a file path in a writable directory"
-        ) from None
-    finally:
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
-    return path
 
 
 # ---- what a node shows ---------------------------------------------------------------------------------

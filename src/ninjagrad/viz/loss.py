@@ -37,7 +37,7 @@ def plot_loss(
     # The object-oriented Figure API: no pyplot, so no global figure state and no GUI backend.
     from matplotlib.figure import Figure
 
-    from ninjagrad.viz.dot import write_atomically
+    from ninjagrad.files import write_atomically
 
     window = steps_per_point(len(loss_history))
     steps, log_loss = averaged_log10_loss(loss_history, window)

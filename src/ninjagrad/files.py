@@ -1,0 +1,65 @@
+"""Writing a file whole or not at all: the one writer behind checkpoints, metrics, pictures and workbooks.
+
+A write cut short (Ctrl-C, ``kill -9``, a full disk) must never leave half a file that looks finished, and
+must never destroy the previous version: a checkpoint is what a resumed run starts from, a workbook is a
+learner's work. So the bytes go to a fresh temporary file beside the target, are flushed to disk
+(``fsync``), and the temporary file then takes the target's name in one step (``os.replace``, atomic on POSIX
+and Windows); on POSIX the directory is synced too, so the rename itself survives a power cut.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+from pathlib import Path
+
+from ninjagrad.errors import UserError
+
+
+def write_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Replace ``path`` by ``data`` in one step that survives a crash; create missing parent directories.
+
+    A place that cannot be written (read-only, full, a file where a directory should be) is a
+    :class:`UserError` naming the path and what to do; whatever was at ``path`` before is left as it was.
+    """
+    path = Path(path)
+    # A fresh name per write ("x" mode refuses to reuse one); unlike mkstemp's 0600 it honours the umask.
+    temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(temporary, "xb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise UserError(f"cannot write {path}: {_reason(path, error)}") from None
+        raise
+    _fsync_directory(path.parent)
+    return path
+
+
+def _reason(path: Path, error: OSError) -> str:
+    """What went wrong, and what to do, in words a user can act on."""
+    in_the_way = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if in_the_way is not None:  # mkdir's own words for this are a puzzling "File exists"
+        return f"{str(in_the_way)!r} is a file, not a directory; choose a writable output directory"
+    if error.errno == errno.ENOSPC:
+        return f"{error.strerror}; free some space, or choose another output directory"
+    return f"{error.strerror or error}; choose a writable output directory"
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (POSIX); directories cannot be opened this way on Windows."""
+    if os.name != "posix":
+        return
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
