@@ -48,8 +48,8 @@ test-slow: $(VENV)/.test
 	$(PY) -m pytest -m slow -q
 
 lint: $(VENV)/.test
-	$(VENV)/bin/ruff check src tests benchmarks examples
-	$(VENV)/bin/ruff format --check src tests benchmarks examples
+	$(VENV)/bin/ruff check src tests benchmarks notebooks
+	$(VENV)/bin/ruff format --check src tests benchmarks notebooks
 
 bench: $(VENV)/.bench
 	$(PY) benchmarks/bench_scalar.py
