@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as torch_F
 
 import ninjagrad.functional as ninja_F
-from ninjagrad.tensor import Tensor
+from ninjagrad.tensors import Tensor
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ninjagrad.check import Comparison, compare, format_table, gradcheck
-from ninjagrad.tensor import Tensor, ops
+from ninjagrad.tensors import Tensor, ops
 
 # ---- compare -----------------------------------------------------------------------------------------------
 

@@ -119,7 +119,7 @@ def test_tensor_nodes_show_shape_and_a_summary():
 
 
 def test_a_real_tensor_graph_draws():
-    tensor = pytest.importorskip("ninjagrad.tensor")
+    tensor = pytest.importorskip("ninjagrad.tensors")
     W = tensor.Tensor(np.arange(6.0).reshape(2, 3) / 10, requires_grad=True, label="W")
     x = tensor.Tensor(np.ones((4, 2)), label="x")
     loss = (x @ W).tanh().sum()
@@ -132,7 +132,7 @@ def test_a_real_tensor_graph_draws():
 
 
 def test_a_tensor_graph_freed_by_backward_is_drawn_with_a_note_and_a_warning():
-    tensor = pytest.importorskip("ninjagrad.tensor")
+    tensor = pytest.importorskip("ninjagrad.tensors")
     W = tensor.Tensor(np.ones((2, 3)), requires_grad=True, label="W")
     hidden = (tensor.Tensor(np.ones((4, 2))) @ W).tanh()
     loss = hidden.sum()

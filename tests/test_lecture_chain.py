@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from ninjagrad.check import compare
-from ninjagrad.tensor import Tensor
+from ninjagrad.tensors import Tensor
 
 N, BLOCK, N_EMBD, N_HIDDEN, VOCAB = 32, 3, 10, 64, 27
 PARAMETERS = ("C", "W1", "b1", "W2", "b2", "bngain", "bnbias")
@@ -145,7 +145,7 @@ def test_chain_loss_is_about_ln27_at_this_init():
 
 def test_a_wrong_rule_is_caught_by_the_chain_comparison(monkeypatch):
     """The comparison must be able to fail: break tanh's rule and the upstream gradients stop matching."""
-    from ninjagrad.tensor import ops
+    from ninjagrad.tensors import ops
 
     monkeypatch.setitem(ops.BACKWARD, "tanh", lambda saved, dout: (dout * (1 - saved[0]),))  # y, not y**2
     arrays = lecture_arrays(0, np.float32)

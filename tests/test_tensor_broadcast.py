@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
-from ninjagrad.tensor.broadcast import unbroadcast
+from ninjagrad.tensors.broadcast import unbroadcast
 
 
 @settings(max_examples=200, deadline=None)

@@ -8,7 +8,7 @@ import pytest
 
 import ninjagrad.functional as F
 from ninjagrad.graph import topological_order
-from ninjagrad.tensor import Tensor
+from ninjagrad.tensors import Tensor
 
 viz = pytest.importorskip("ninjagrad.viz")
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as torch_F
 
 import ninjagrad.functional as F
-from ninjagrad.tensor import Tensor, ops
+from ninjagrad.tensors import Tensor, ops
 
 TOLERANCE = {
     np.float64: {"ce_loss": 1e-14, "ce_grad": 1e-15, "bn_out": 1e-14, "bn_grad": 3e-14},

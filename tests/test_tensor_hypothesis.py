@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ninjagrad.functional as ninja_F
-from ninjagrad.tensor import Tensor
+from ninjagrad.tensors import Tensor
 
 FAMILY = [(), (3,), (1,), (1, 3), (2, 1), (2, 3)]  # everything broadcasts to (2, 3)
 

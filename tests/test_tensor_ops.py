@@ -24,7 +24,7 @@ import torch.nn.functional as torch_F
 
 import ninjagrad.functional as ninja_F
 from ninjagrad.check import gradcheck
-from ninjagrad.tensor import Tensor, ops
+from ninjagrad.tensors import Tensor, ops
 
 SHAPES = [(), (3,), (2, 3), (1, 3), (2, 1), (4, 3, 2)]
 BROADCAST_PAIRS = [(s, s) for s in SHAPES] + [

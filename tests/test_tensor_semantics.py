@@ -9,7 +9,7 @@ import torch.nn.functional as torch_F
 
 import ninjagrad.functional as ninja_F
 from ninjagrad.graph import topological_order
-from ninjagrad.tensor import MaxResult, Tensor, is_grad_enabled, no_grad
+from ninjagrad.tensors import MaxResult, Tensor, is_grad_enabled, no_grad
 
 # ---- dtypes ------------------------------------------------------------------------------------------------
 

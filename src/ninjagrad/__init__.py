@@ -15,7 +15,7 @@ The makemore model and its hand-written backward pass live in ``ninjagrad.makemo
 
 from ninjagrad.check import compare, gradcheck
 from ninjagrad.scalar import Value
-from ninjagrad.tensor import Tensor, no_grad
+from ninjagrad.tensors import Tensor, no_grad
 from ninjagrad.viz import draw_dot
 
 __version__ = "0.1.0"

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ninjagrad.tensor.tensor import Tensor, no_grad
+from ninjagrad.tensors.tensor import Tensor, no_grad
 
 # PyTorch's torch.allclose defaults, so "approximate" means what it means in the lecture.
 ALLCLOSE_RTOL = 1e-5

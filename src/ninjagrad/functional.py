@@ -1,10 +1,10 @@
 """``import ninjagrad.functional as F``: the tensor functions (softmax, cross_entropy, batch_norm, ...).
 
-A thin re-export of ``ninjagrad.tensor.functional``, so lecture code that reads
+A thin re-export of ``ninjagrad.tensors.functional``, so lecture code that reads
 ``F.cross_entropy(logits, Yb)`` ports with one changed import.
 """
 
-from ninjagrad.tensor.functional import (
+from ninjagrad.tensors.functional import (
     batch_norm,
     cross_entropy,
     embedding,

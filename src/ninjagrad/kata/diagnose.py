@@ -21,7 +21,7 @@ import numpy as np
 
 from ninjagrad.check import ALLCLOSE_ATOL, ALLCLOSE_RTOL
 from ninjagrad.kata.exercises import Gradient
-from ninjagrad.tensor.broadcast import unbroadcast
+from ninjagrad.tensors.broadcast import unbroadcast
 
 
 @dataclass(frozen=True)

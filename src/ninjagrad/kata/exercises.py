@@ -120,7 +120,7 @@ def _atomic_autograd(ns: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 def _cross_entropy_autograd(ns: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """Through the engine's primitives, not F.cross_entropy (whose fused rule is what the learner writes)."""
-    from ninjagrad.tensor import Tensor
+    from ninjagrad.tensors import Tensor
 
     logits = Tensor(ns["logits"], requires_grad=True)
     n = logits.shape[0]
@@ -134,7 +134,7 @@ def _cross_entropy_autograd(ns: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 def _batchnorm_autograd(ns: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """BatchNorm's training forward through the engine's primitives, fed the given upstream dhpreact."""
-    from ninjagrad.tensor import Tensor
+    from ninjagrad.tensors import Tensor
 
     hprebn = Tensor(ns["hprebn"], requires_grad=True)
     bnmean = hprebn.mean(0, keepdim=True)
@@ -145,7 +145,7 @@ def _batchnorm_autograd(ns: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 
 def _embedding_autograd(ns: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    from ninjagrad.tensor import Tensor
+    from ninjagrad.tensors import Tensor
 
     C = Tensor(ns["C"], requires_grad=True)
     emb = C[ns["Xb"]]

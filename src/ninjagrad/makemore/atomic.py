@@ -7,7 +7,7 @@ gradients the lecture checks, from ``dlogprobs`` back to ``dC``.
 
 Nothing here is optimised; it is meant to be read next to the forward chain. Each backward line is written in
 the same form, with the same operands in the same order, as the matching rule of the Tensor engine
-(``ninjagrad.tensor.ops``), so the two compute identical float operations and agree bit for bit in float32
+(``ninjagrad.tensors.ops``), so the two compute identical float operations and agree bit for bit in float32
 (:func:`reference_gradients` runs the engine). Where a variable feeds two later lines, its gradient collects
 both contributions with ``+=`` (the multivariate chain rule).
 
@@ -242,7 +242,7 @@ class AutogradBackend:
 
 def ninjagrad_backend() -> AutogradBackend:
     """ninjagrad's own Tensor engine: the default reference, expected to agree bit for bit."""
-    from ninjagrad.tensor import Tensor
+    from ninjagrad.tensors import Tensor
 
     return AutogradBackend(
         name="ninjagrad",

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ninjagrad.tensor.broadcast import unbroadcast
+from ninjagrad.tensors.broadcast import unbroadcast
 
 Saved = tuple[Any, ...]
 ForwardRule = Callable[..., tuple[np.ndarray, Saved]]

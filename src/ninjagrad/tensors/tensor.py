@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ninjagrad.graph import topological_order
-from ninjagrad.tensor import ops
+from ninjagrad.tensors import ops
 
 DEFAULT_FLOAT = np.float32  # floating data becomes float32 unless a dtype is given (PyTorch's default)
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from ninjagrad.tensor.broadcast import unbroadcast
-from ninjagrad.tensor.ops import backward, forward
-from ninjagrad.tensor.tensor import Tensor, _dims, _leaf, apply_op, no_grad
+from ninjagrad.tensors.broadcast import unbroadcast
+from ninjagrad.tensors.ops import backward, forward
+from ninjagrad.tensors.tensor import Tensor, _dims, _leaf, apply_op, no_grad
 
 
 def _check_tensor(input: Any, function: str) -> None:

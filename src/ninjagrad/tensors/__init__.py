@@ -5,7 +5,7 @@ backward in ``ops.py``, the one ``unbroadcast`` in ``broadcast.py``, and the fus
 in ``functional.py`` (import it as ``import ninjagrad.functional as F``).
 """
 
-from ninjagrad.tensor import functional
-from ninjagrad.tensor.tensor import MaxResult, Tensor, is_grad_enabled, no_grad
+from ninjagrad.tensors import functional
+from ninjagrad.tensors.tensor import MaxResult, Tensor, is_grad_enabled, no_grad
 
 __all__ = ["MaxResult", "Tensor", "functional", "is_grad_enabled", "no_grad"]
