@@ -1,7 +1,9 @@
 # Two commands get a newcomer going on a fresh machine:
 #   make train   train the makemore MLP (hand-written backward) on the bundled names
 #   make test    the whole test suite (skips the `slow` cases; `make test-slow` runs them)
-# Each target creates .venv and installs what it needs; nothing has to be installed by hand.
+# Each target creates .venv and installs what it needs; nothing has to be installed by hand. `make test`
+# also installs graphviz's `dot` (which renders the drawings) with apt-get when it runs as root and `dot` is
+# missing; elsewhere the tests that render are skipped, with the reason printed once.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -9,7 +11,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 OUT    ?= runs/names
 
-.PHONY: train test test-slow lint bench notebooks clean help
+.PHONY: train test test-slow lint bench notebooks clean help graphviz
 
 help:
 	@echo "make train      train the makemore MLP on the bundled names (writes $(OUT)/)"
@@ -41,7 +43,20 @@ $(VENV)/.bench: pyproject.toml $(VENV)/.test
 train: $(VENV)/.runtime
 	$(VENV)/bin/ninjagrad train -o $(OUT) --force
 
-test: $(VENV)/.test
+# graphviz's `dot`: installed where that is possible without asking (root, apt-get), else left out.
+graphviz:
+	@if command -v dot >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing graphviz (the dot program renders the drawings) with apt-get ..."; \
+		( apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends graphviz >/dev/null ) \
+		|| echo "could not install graphviz; the tests that render drawings will be skipped"; \
+	else \
+		echo "graphviz's dot is not installed (installing it needs root and apt-get); the tests that" \
+			"render drawings will be skipped. To run them: sudo apt-get install graphviz, or brew install graphviz"; \
+	fi
+
+test: $(VENV)/.test graphviz
 	$(PY) -m pytest -m "not slow" -q
 
 test-slow: $(VENV)/.test

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from ninjagrad.cli import main
-
-needs_dot = pytest.mark.skipif(
-    shutil.which("dot") is None, reason="graphviz's `dot` program is not installed"
-)
 
 
 def test_graph_neuron_as_dot_source(tmp_path, capsys):
@@ -29,7 +23,7 @@ def test_graph_readme_example_prints_the_readme_numbers(tmp_path, capsys):
     assert "g = 24.7041" in out and "dg/da = 138.8338" in out and "dg/db = 645.5773" in out
 
 
-@needs_dot
+@pytest.mark.needs_dot
 def test_graph_renders_svg_and_png(tmp_path):
     assert main(["graph", "--example", "neuron", "-o", str(tmp_path / "neuron.svg")]) == 0
     assert "grad &#45;1.5000" in (tmp_path / "neuron.svg").read_text()  # dot writes "-" as &#45;

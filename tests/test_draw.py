@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 import graphviz
@@ -14,10 +13,6 @@ import pytest
 from ninjagrad.errors import UserError
 from ninjagrad.scalar import Value, sum_values
 from ninjagrad.viz import draw_dot, save
-
-needs_dot = pytest.mark.skipif(
-    shutil.which("dot") is None, reason="graphviz's `dot` program is not installed"
-)
 
 
 def lecture_neuron():
@@ -85,7 +80,7 @@ def test_draw_dot_is_a_graphviz_digraph():
     assert isinstance(draw_dot(lecture_neuron()), graphviz.Digraph)
 
 
-@needs_dot
+@pytest.mark.needs_dot
 def test_jupyter_display_hook_renders_svg():
     bundle = draw_dot(lecture_neuron())._repr_mimebundle_()
     assert "image/svg+xml" in bundle and "<svg" in bundle["image/svg+xml"]
@@ -219,14 +214,14 @@ def test_save_refuses_an_unknown_suffix(tmp_path):
         save(draw_dot(lecture_neuron()), tmp_path / "neuron.txt")
 
 
-@needs_dot
+@pytest.mark.needs_dot
 @pytest.mark.parametrize("suffix, magic", [(".svg", b"<?xml"), (".png", b"\x89PNG"), (".pdf", b"%PDF")])
 def test_save_renders_each_format(tmp_path, suffix, magic):
     path = save(draw_dot(lecture_neuron()), tmp_path / f"neuron{suffix}")
     assert path.read_bytes().startswith(magic)
 
 
-@needs_dot
+@pytest.mark.needs_dot
 def test_a_two_thousand_node_graph_renders_to_svg(tmp_path):
     x = Value(0.5, "x")
     out = x
@@ -237,3 +232,47 @@ def test_a_two_thousand_node_graph_renders_to_svg(tmp_path):
     assert drawing.source.count("shape=record") + drawing.source.count("shape=ellipse") >= 2000
     svg = save(drawing, tmp_path / "big.svg").read_text()
     assert svg.count('class="node"') >= 2000
+
+
+# ---- Drawing.save: graphviz's method, by suffix -----------------------------------------------------------
+
+
+@pytest.mark.needs_dot
+@pytest.mark.parametrize("suffix, magic", [(".svg", b"<?xml"), (".png", b"\x89PNG"), (".pdf", b"%PDF")])
+def test_drawing_save_with_a_picture_suffix_renders_the_picture(tmp_path, suffix, magic):
+    drawing = draw_dot(lecture_neuron())
+    written = drawing.save(str(tmp_path / f"neuron{suffix}"))
+    assert written == str(tmp_path / f"neuron{suffix}")
+    assert Path(written).read_bytes().startswith(magic)
+    assert drawing.save(f"again{suffix}", directory=str(tmp_path)) == str(tmp_path / f"again{suffix}")
+    assert (tmp_path / f"again{suffix}").read_bytes().startswith(magic)
+
+
+def test_drawing_save_as_png_without_dot_is_the_install_hint_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(UserError, match="apt-get install graphviz"):
+        draw_dot(lecture_neuron()).save(str(tmp_path / "neuron.png"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_drawing_save_refuses_other_picture_suffixes_and_keeps_source_for_the_rest(tmp_path):
+    drawing = draw_dot(lecture_neuron())
+    with pytest.raises(UserError, match=r"'\.jpg' is not a format ninjagrad renders; use one of \.svg"):
+        drawing.save(str(tmp_path / "neuron.jpg"))
+    assert list(tmp_path.iterdir()) == []
+    for name in ("neuron.gv", "neuron.dot", "neuron"):  # DOT source, as graphviz writes it
+        assert Path(drawing.save(str(tmp_path / name))).read_text().startswith("digraph")
+
+
+@pytest.mark.needs_dot
+def test_render_still_writes_its_source_file_and_the_picture(tmp_path):
+    rendered = draw_dot(lecture_neuron(), format="svg").render(tmp_path / "neuron")
+    assert Path(rendered).read_bytes().startswith(b"<?xml")
+    assert (tmp_path / "neuron").read_text().startswith("digraph")
+
+
+def test_an_unwritable_target_is_reported_before_a_missing_dot(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no `dot` either
+    (tmp_path / "a_file").write_text("in the way")
+    with pytest.raises(UserError, match="a_file' is a file, not a directory"):
+        save(draw_dot(lecture_neuron()), tmp_path / "a_file" / "neuron.svg")

@@ -1,8 +1,9 @@
 """The backprop-ninja atomic forward chain (DESIGN.md §2), every line, through ninjagrad and through PyTorch.
 
-One function writes the chain with PyTorch's names and runs on both engines, from the same float32 weights
-and batch. The loss must agree to 1e-6 and each of the 26 gradients the lecture checks must be allclose
-(PyTorch's default tolerances, via ``ninjagrad.check.compare``).
+One function writes the chain with PyTorch's names and runs on both engines, from the same weights and batch.
+In float64 the two agree to 1e-10. In float32 each engine's loss and 26 gradients are judged by their distance
+from the float64 answer, with a bound derived from float32's epsilon and the lengths of the sums involved, so
+the test holds on any CPU and for any seed.
 """
 
 from types import SimpleNamespace
@@ -11,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 
-from ninjagrad.check import compare
 from ninjagrad.tensors import Tensor
 
 N, BLOCK, N_EMBD, N_HIDDEN, VOCAB = 32, 3, 10, 64, 27
@@ -86,45 +86,96 @@ def run(engine: str, arrays: dict[str, np.ndarray]) -> tuple[dict, SimpleNamespa
     return named, m
 
 
-@pytest.mark.parametrize("seed", [2, 3, 4])
-def test_float32_chain_matches_pytorch_loss_and_all_26_gradients(seed, capsys):
-    """PyTorch's own allclose (rtol 1e-5, atol 1e-8) on all 26 gradients.
+# Which gradient each checked gradient is computed from (its consumers in the forward chain). A float32
+# gradient inherits the rounding of those: a gradient that is zero in exact arithmetic (dlogit_maxes) is
+# float32 noise at the scale of dnorm_logits, not at its own scale of ~1e-19.
+COMPUTED_FROM = {
+    "logprobs": (),
+    "probs": ("logprobs",),
+    "counts_sum_inv": ("probs",),
+    "counts_sum": ("counts_sum_inv",),
+    "counts": ("probs", "counts_sum"),
+    "norm_logits": ("counts",),
+    "logit_maxes": ("norm_logits",),
+    "logits": ("norm_logits", "logit_maxes"),
+    "h": ("logits",),
+    "W2": ("logits",),
+    "b2": ("logits",),
+    "hpreact": ("h",),
+    "bngain": ("hpreact",),
+    "bnbias": ("hpreact",),
+    "bnraw": ("hpreact",),
+    "bnvar_inv": ("bnraw",),
+    "bnvar": ("bnvar_inv",),
+    "bndiff2": ("bnvar",),
+    "bndiff": ("bnraw", "bndiff2"),
+    "bnmeani": ("bndiff",),
+    "hprebn": ("bndiff", "bnmeani"),
+    "embcat": ("hprebn",),
+    "W1": ("hprebn",),
+    "b1": ("hprebn",),
+    "emb": ("embcat",),
+    "C": ("emb",),
+}
+# The lengths of the sums a gradient passes through, forward and backward: the batch (BatchNorm's mean and
+# variance, the parameter gradients), the vocabulary (softmax), the hidden layer and the fan-in (the two
+# matmuls). A sum of K float32 terms is off by at most about K * eps * (the size of its terms) (Higham,
+# "Accuracy and Stability of Numerical Algorithms", 2002, section 4.2); the chain adds its sums' bounds.
+# Gradients that are zero in exact arithmetic: the softmax does not depend on the max subtracted, and
+# BatchNorm subtracts the batch mean, which removes b1.
+ZERO_IN_EXACT_ARITHMETIC = ("logit_maxes", "b1")
+SUM_TERMS = N + VOCAB + N_HIDDEN + BLOCK * N_EMBD  # 153
+EPS32 = float(np.finfo(np.float32).eps)  # 1.19e-7
 
-    These seeds pass it. Seeds 0, 1, 6 and 7 do not, by about 1e-8 absolute, in two places where float32
-    rounding is all there is to see: dlogit_maxes, which is mathematically zero (both engines give +-5e-9
-    of noise), and a dW2 element of 1.6e-4 formed by cancellation in a sum of 32 terms. The next test
-    judges every seed by the right yardstick, distance from the float64 answer.
-    """
-    arrays = lecture_arrays(seed, np.float32)
-    ours, _ = run("ninjagrad", arrays)
-    theirs, _ = run("torch", arrays)
 
-    assert ours["loss"].dtype == np.float32
-    assert abs(ours["loss"].item() - theirs["loss"].item()) <= 1e-6
-    results = [compare(name, ours[name].grad, theirs[name]) for name in CHECKED]
-    assert len(results) == 26
-    failing = [r for r in results if not r.approximate]
-    assert not failing, capsys.readouterr().out
-    for name in CHECKED:
-        assert ours[name].grad.dtype == np.float32, name
+def float32_bound(truth: dict, name: str) -> float:
+    """The largest distance of a float32 gradient from the float64 one that rounding alone explains."""
+    scale = max(float(np.abs(truth[k].grad.numpy()).max()) for k in (name, *COMPUTED_FROM[name]))
+    return SUM_TERMS * EPS32 * scale
 
 
-@pytest.mark.parametrize("seed", range(8))
-def test_float32_chain_is_as_accurate_as_pytorch_float32(seed):
-    """Against the float64 answer (PyTorch in float64 from the same float32 weights), ninjagrad's float32
-    gradients are no worse than 4x PyTorch's float32 error (measured: at most 2.5x over 20 seeds)."""
-    arrays = lecture_arrays(seed, np.float32)
+def float32_errors(arrays: dict) -> tuple[dict, dict, dict]:
+    """(ninjagrad float32, torch float32, torch float64 from the same float32 numbers)."""
     ours, _ = run("ninjagrad", arrays)
     theirs, _ = run("torch", arrays)
     truth, _ = run(
         "torch", {k: a.astype(np.float64) if a.dtype == np.float32 else a for k, a in arrays.items()}
     )
-    assert abs(ours["loss"].item() - theirs["loss"].item()) <= 1e-6
+    return ours, theirs, truth
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_float32_chain_is_within_float32_rounding_of_the_float64_answer(seed):
+    """The loss and all 26 gradients in float32, judged by their distance from the float64 answer.
+
+    Not by allclose against PyTorch's float32: both engines round, their kernels round differently from CPU
+    to CPU, and a gradient that is zero in exact arithmetic is nothing but that rounding. PyTorch's float32
+    is held to the same bound, which shows the bound is rounding's and not tuned to ninjagrad.
+    """
+    ours, theirs, truth = float32_errors(lecture_arrays(seed, np.float32))
+    exact_loss = truth["loss"].item()
+    for engine, loss in (("ninjagrad", ours["loss"].item()), ("torch", theirs["loss"].item())):
+        assert abs(loss - exact_loss) <= SUM_TERMS * EPS32 * abs(exact_loss), (engine, loss, exact_loss)
+    assert ours["loss"].dtype == np.float32
+    assert len(CHECKED) == 26 and set(CHECKED) == set(COMPUTED_FROM)
     for name in CHECKED:
         exact = truth[name].grad.numpy()
-        our_error = np.abs(ours[name].grad - exact).max()
-        torch_error = np.abs(theirs[name].grad.numpy() - exact).max()
-        assert our_error <= 4 * torch_error + 1e-12, (name, our_error, torch_error)
+        bound = float32_bound(truth, name)
+        assert ours[name].grad.dtype == np.float32, name
+        our_error = float(np.abs(ours[name].grad - exact).max())
+        torch_error = float(np.abs(theirs[name].grad.numpy() - exact).max())
+        assert our_error <= bound, (name, our_error, bound)
+        assert torch_error <= bound, (name, torch_error, bound)
+
+
+def test_the_float32_bound_is_far_tighter_than_any_gradient():
+    """A wrong gradient is off by about its own size; the bound must be much smaller than that."""
+    _, _, truth = float32_errors(lecture_arrays(0, np.float32))
+    for name in CHECKED:
+        if name in ZERO_IN_EXACT_ARITHMETIC:
+            continue  # any rule that is wrong by more than rounding fails the bound
+        size = float(np.abs(truth[name].grad.numpy()).max())
+        assert float32_bound(truth, name) < 1e-2 * size, name
 
 
 def test_float64_chain_matches_pytorch_tightly():
@@ -144,13 +195,15 @@ def test_chain_loss_is_about_ln27_at_this_init():
 
 
 def test_a_wrong_rule_is_caught_by_the_chain_comparison(monkeypatch):
-    """The comparison must be able to fail: break tanh's rule and the upstream gradients stop matching."""
+    """The comparison must be able to fail: break tanh's rule and the upstream gradients leave the bound."""
     from ninjagrad.tensors import ops
 
     monkeypatch.setitem(ops.BACKWARD, "tanh", lambda saved, dout: (dout * (1 - saved[0]),))  # y, not y**2
-    arrays = lecture_arrays(0, np.float32)
-    ours, _ = run("ninjagrad", arrays)
-    theirs, _ = run("torch", arrays)
-    verdicts = {n: compare(n, ours[n].grad, theirs[n], show=False).approximate for n in CHECKED}
-    assert verdicts["h"] and verdicts["W2"]  # downstream of tanh: still right
-    assert not verdicts["hpreact"] and not verdicts["W1"] and not verdicts["C"]
+    ours, _, truth = float32_errors(lecture_arrays(0, np.float32))
+
+    def within(name):
+        error = np.abs(ours[name].grad - truth[name].grad.numpy()).max()
+        return error <= float32_bound(truth, name)
+
+    assert within("h") and within("W2")  # downstream of tanh: still right
+    assert not within("hpreact") and not within("W1") and not within("C")

@@ -44,6 +44,32 @@ def write_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
     return path
 
 
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Refuse early, before any work, a ``path`` that ``write_atomically`` could not write; writes nothing.
+
+    The nearest existing ancestor must be a writable directory (``os.access`` also sees a read-only file
+    system), and ``path`` itself must not be a directory.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"cannot write {path}: it is a directory; name a file")
+    existing = next(p for p in (path.parent, *path.parent.parents) if p.exists())
+    if not existing.is_dir():
+        raise UserError(f"cannot write {path}: {_reason(path, OSError())}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        error = OSError(errno.EACCES, os.strerror(errno.EACCES))
+        if _read_only_file_system(existing):
+            error = OSError(errno.EROFS, os.strerror(errno.EROFS))
+        raise UserError(f"cannot write {path}: {_reason(path, error)} ({existing})")
+
+
+def _read_only_file_system(directory: Path) -> bool:
+    try:
+        return bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except (AttributeError, OSError):  # no statvfs on Windows
+        return False
+
+
 def _reason(path: Path, error: OSError) -> str:
     """What went wrong, and what to do, in words a user can act on."""
     in_the_way = next((p for p in path.parents if p.exists() and not p.is_dir()), None)

@@ -30,11 +30,13 @@ import graphviz
 import numpy as np
 
 from ninjagrad.errors import UserError
-from ninjagrad.files import write_atomically
+from ninjagrad.files import check_writable, write_atomically
 from ninjagrad.graph import topological_order
 
 RANKDIRS = ("LR", "TB", "RL", "BT")  # graphviz's layout directions: left to right, top to bottom, ...
 SAVE_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot"}  # file suffix -> output format
+# Picture suffixes that ``Drawing.save`` refuses rather than filling the file with DOT text.
+OTHER_PICTURES = (".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".eps", ".ps")
 INSTALL_DOT = (
     "graphviz's `dot` program was not found on PATH; install it with `apt-get install graphviz` (Debian, "
     "Ubuntu), `brew install graphviz` (macOS) or `conda install -c conda-forge graphviz`, or save as .dot "
@@ -58,6 +60,24 @@ class Drawing(graphviz.Digraph):
     def render(self, *args: Any, **kwargs: Any) -> str:
         with _explain_missing_dot():
             return super().render(*args, **kwargs)
+
+    def save(self, filename=None, directory=None, *, skip_existing=False) -> str:
+        """Like ``graphviz.Digraph.save``, but a picture suffix (.svg, .png, .pdf) renders the picture.
+
+        graphviz's own ``save`` writes the DOT source under any name, so ``save("x.png")`` would leave DOT
+        text in a .png file. Other picture suffixes (.jpg, ...) are refused; anything else (.gv, .dot, no
+        suffix, which ``render`` uses for its source file) is DOT source, as in graphviz.
+        """
+        path = Path(directory if directory is not None else self.directory) / (filename or self.filename)
+        suffix = path.suffix.lower()
+        if suffix in SAVE_FORMATS and suffix != ".dot":
+            return str(save(self, path))
+        if suffix in OTHER_PICTURES:
+            raise UserError(
+                f"cannot draw {str(path)!r}: {suffix!r} is not a format ninjagrad renders; "
+                f"use one of {', '.join(SAVE_FORMATS)}"
+            )
+        return super().save(filename, directory=directory, skip_existing=skip_existing)
 
 
 @contextlib.contextmanager
@@ -129,6 +149,7 @@ def save(drawing: graphviz.Digraph, path: str | os.PathLike[str]) -> Path:
         )
     if fmt == "dot":
         return write_atomically(path, drawing.source.encode("utf-8"))
+    check_writable(path)  # a place that cannot be written is the first thing to say, before a missing `dot`
     with _explain_missing_dot():
         data = drawing.pipe(format=fmt)
     return write_atomically(path, data)
