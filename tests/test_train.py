@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from ninjagrad.errors import UserError
+from ninjagrad.makemore import data as data_module
 from ninjagrad.makemore import train as train_module
 from ninjagrad.makemore.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from ninjagrad.makemore.data import load_dataset
@@ -344,8 +345,7 @@ def test_a_run_too_large_for_the_machine_is_refused_before_anything_is_allocated
     with pytest.raises(UserError, match=r"needs about [\d,.]+ GiB of memory, more than the .* --steps"):
         train(TrainConfig(steps=10**12), names, tmp_path / "huge")
     # A machine with 4 MiB: the lecture's model (its evaluation chunks alone are ~10 MB) does not fit.
-    sysconf = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 1024}
-    monkeypatch.setattr(train_module.os, "sysconf", sysconf.__getitem__)
+    monkeypatch.setattr(data_module, "physical_memory", lambda: 4 * 2**20)
     with pytest.raises(UserError, match=r"more than the 0.0 GiB this machine has; choose a smaller --hidden"):
         train(TrainConfig(steps=10), names, tmp_path / "small")
     assert list(tmp_path.iterdir()) == []

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,8 +27,8 @@ import numpy as np
 
 from ninjagrad.errors import UserError
 from ninjagrad.files import write_atomically
-from ninjagrad.makemore.data import Vocabulary
-from ninjagrad.makemore.model import PARAM_NAMES, ModelConfig, init_params
+from ninjagrad.makemore.data import Vocabulary, check_memory
+from ninjagrad.makemore.model import PARAM_NAMES, ModelConfig
 
 FILENAME = "model.npz"
 FORMAT = "ninjagrad-makemore-checkpoint/1"  # bump when the layout changes; older files are then refused
@@ -78,47 +79,111 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Read and validate a checkpoint; anything missing, corrupt or inconsistent is a UserError."""
+    """Read and validate a checkpoint; anything missing, corrupt or inconsistent is a UserError.
+
+    Nothing is allocated on the file's word: the entries' shapes are read from their headers and compared
+    with the shapes the stored config implies (``ModelConfig.parameter_shapes``) before any data is read,
+    and only the expected entries are read.
+    """
     path = Path(path)
     if not path.is_file():
         raise UserError(
             f"no checkpoint at {path}; train a model first with `ninjagrad train -o {path.parent}`"
         )
+    _check_kind_of_file(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
+            members = [m for m in npz.zip.namelist() if m.endswith(".npy")]
+            headers = {m.removesuffix(".npy"): _entry_header(npz, m) for m in members}
+            meta = _read_meta(path, npz, headers)
+            try:
+                model_config = ModelConfig(**meta["model_config"])
+                vocab = Vocabulary(meta["vocab"])
+                step = meta["step"]
+                if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+                    raise ValueError(f"'step' {step!r} is not a count of steps")
+                _check_headers(path, headers, model_config, step)
+                arrays = {name: npz[name] for name in _expected_entries(model_config, step, headers)}
+            except UserError:
+                raise
+            except (KeyError, TypeError, ValueError) as error:
+                raise _incompatible(path, f"missing or malformed entry {error}") from None
+    except UserError:
+        raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise UserError(
             f"{path} is not a readable checkpoint ({error}); it may be truncated or not a ninjagrad "
             "model: train again, or point -o at the directory of a complete run"
         ) from None
 
-    meta = _read_meta(path, arrays)
-    try:
-        model_config = ModelConfig(**meta["model_config"])
-        vocab = Vocabulary(meta["vocab"])
-        params = {name: arrays[f"param.{name}"] for name in PARAM_NAMES}
-        checkpoint = Checkpoint(
-            model_config=model_config,
-            vocab=vocab,
-            params=params,
-            step=int(meta["step"]),
-            loss_history=arrays["loss_history"],
-            train_state=meta["train_state"],
-            bnmean=arrays.get("bnmean"),
-            bnvar=arrays.get("bnvar"),
-        )
-    except (KeyError, TypeError, ValueError) as error:
-        raise _incompatible(path, f"missing or malformed entry {error}") from None
+    checkpoint = Checkpoint(
+        model_config=model_config,
+        vocab=vocab,
+        params={name: arrays[f"param.{name}"] for name in PARAM_NAMES},
+        step=step,
+        loss_history=arrays["loss_history"],
+        train_state=meta.get("train_state"),
+        bnmean=arrays.get("bnmean"),
+        bnvar=arrays.get("bnvar"),
+    )
+    if "train_state" not in meta:
+        raise _incompatible(path, "missing or malformed entry 'train_state'")
     _check_consistent(path, checkpoint)
     return checkpoint
 
 
-def _read_meta(path: Path, arrays: dict[str, np.ndarray]) -> dict:
-    if "meta" not in arrays:
-        raise _incompatible(path, "it has no 'meta' entry")
+MAX_META_BYTES = 2**24  # the JSON of the config and training state: a few kilobytes in practice
+
+
+def _check_kind_of_file(path: Path) -> None:
+    """Say what a file is when it is not an .npz archive, rather than what np.load makes of it."""
     try:
-        meta = json.loads(str(arrays["meta"]))
+        with open(path, "rb") as file:
+            start = file.read(6)
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror}") from None
+    if start == b"\x93NUMPY":
+        raise UserError(
+            f"{path} holds a single NumPy array (an .npy file), not a ninjagrad checkpoint (an .npz archive "
+            "of a model); point at the model.npz that `ninjagrad train` wrote"
+        )
+    if not start:
+        raise UserError(f"{path} is empty (0 bytes), not a ninjagrad checkpoint; train again")
+    if not start.startswith(b"PK"):
+        raise UserError(
+            f"{path} is not a ninjagrad checkpoint: it is not an .npz (zip) archive (it starts with "
+            f"{start!r}); point at the model.npz that `ninjagrad train` wrote, or train again"
+        )
+
+
+def _entry_header(npz, member: str) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) of one entry from its .npy header, checked against the entry's size in the archive."""
+    name = member.removesuffix(".npy")
+    info = npz.zip.getinfo(member)
+    with npz.zip.open(member) as file:
+        version = np.lib.format.read_magic(file)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(file)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(file)
+        else:
+            raise ValueError(f"entry {name!r} has .npy version {version}, which ninjagrad does not write")
+        header_size = file.tell()
+    if dtype.hasobject:
+        raise ValueError(f"entry {name!r} holds Python objects, which can only be loaded with pickle")
+    if info.file_size - header_size != math.prod(shape) * dtype.itemsize:
+        raise ValueError(f"entry {name!r} is truncated or corrupt: its size does not match its shape")
+    return shape, dtype
+
+
+def _read_meta(path: Path, npz, headers: dict) -> dict:
+    if "meta" not in headers:
+        raise _incompatible(path, "it has no 'meta' entry")
+    shape, dtype = headers["meta"]
+    if shape != () or dtype.kind != "U" or dtype.itemsize > MAX_META_BYTES:
+        raise _incompatible(path, f"its 'meta' entry is {dtype}{list(shape)}, not a JSON text")
+    try:
+        meta = json.loads(str(npz["meta"]))
     except ValueError as error:
         raise _incompatible(path, f"its 'meta' entry is not JSON ({error})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -127,8 +192,37 @@ def _read_meta(path: Path, arrays: dict[str, np.ndarray]) -> dict:
     return meta
 
 
+def _expected_entries(config: ModelConfig, step: int, headers: dict) -> dict[str, tuple[int, ...]]:
+    """The entries a checkpoint of ``config`` at ``step`` holds, with their shapes."""
+    expected = {f"param.{name}": shape for name, shape in config.parameter_shapes().items()}
+    expected["loss_history"] = (step,)
+    for name in ("bnmean", "bnvar"):  # present once training has finished
+        if name in headers:
+            expected[name] = (1, config.n_hidden)
+    return expected
+
+
+def _check_headers(path: Path, headers: dict, config: ModelConfig, step: int) -> None:
+    """Shapes and dtypes must be those of a model built from the stored config; checked before reading."""
+    expected = _expected_entries(config, step, headers)
+    for entry, want in expected.items():
+        if entry not in headers:
+            raise KeyError(entry)
+        shape, dtype = headers[entry]
+        name = entry.removeprefix("param.")
+        if entry.startswith("param.") and (shape != want or dtype != np.float32):
+            needed = f"float32{list(want)}"
+            raise _incompatible(path, f"parameter {name} is {dtype}{list(shape)}, the config needs {needed}")
+        if shape != want:
+            raise _incompatible(path, f"{name} has shape {shape}, expected {want}")
+        if dtype.kind != "f":
+            raise _incompatible(path, f"{name} is {dtype}, expected floating-point numbers")
+    needed = sum(headers[entry][1].itemsize * math.prod(shape) for entry, shape in expected.items())
+    check_memory(needed, f"loading {path}", "it is too large a model to load on this machine")
+
+
 def _check_consistent(path: Path, checkpoint: Checkpoint) -> None:
-    """Shapes and dtypes must be those of a model built from the stored config."""
+    """What the headers cannot tell: the training state, the vocabulary, finite numbers."""
     config = checkpoint.model_config
     if not isinstance(checkpoint.train_state, dict):  # resume and sampling read it as a mapping
         kind = type(checkpoint.train_state).__name__
@@ -137,25 +231,18 @@ def _check_consistent(path: Path, checkpoint: Checkpoint) -> None:
         raise _incompatible(
             path, f"its vocabulary has {checkpoint.vocab.size} tokens but vocab_size is {config.vocab_size}"
         )
-    expected = init_params(config, np.random.default_rng(0))  # only the shapes and dtypes are used
-    for name in PARAM_NAMES:
-        have, want = checkpoint.params[name], expected[name]
-        if have.shape != want.shape or have.dtype != want.dtype:
-            needed = f"{want.dtype}{list(want.shape)}"
-            raise _incompatible(
-                path, f"parameter {name} is {have.dtype}{list(have.shape)}, the config needs {needed}"
-            )
-    if checkpoint.loss_history.shape != (checkpoint.step,):
-        raise _incompatible(
-            path, f"loss_history has shape {checkpoint.loss_history.shape}, expected ({checkpoint.step},)"
-        )
     if (checkpoint.bnmean is None) != (checkpoint.bnvar is None):
         raise _incompatible(path, "it has only one of bnmean and bnvar")
+    arrays = {**checkpoint.params, "loss_history": checkpoint.loss_history}
     if checkpoint.finished:
-        hidden = (1, config.n_hidden)
-        for name, stat in (("bnmean", checkpoint.bnmean), ("bnvar", checkpoint.bnvar)):
-            if stat.shape != hidden:
-                raise _incompatible(path, f"{name} has shape {stat.shape}, expected {hidden}")
+        arrays.update(bnmean=checkpoint.bnmean, bnvar=checkpoint.bnvar)
+    for name, array in arrays.items():
+        if not np.isfinite(array).all():
+            raise _incompatible(
+                path, f"{name} holds NaN or infinite values (a run that diverged, or a damaged file)"
+            )
+    if checkpoint.finished and (checkpoint.bnvar < 0).any():
+        raise _incompatible(path, "bnvar holds a negative variance")
 
 
 def _incompatible(path: Path, reason: str) -> UserError:

@@ -8,6 +8,9 @@ same character, ``'.'``, which is why an item may not contain it.
 The file format, decided here once:
 
 - UTF-8 (a byte-order mark at the start is tolerated), one item per line; ``\\n`` and ``\\r\\n`` endings;
+  UTF-16 and UTF-32 files (and any file with NUL bytes) are refused with the encoding named;
+- at most ``MAX_INPUT_BYTES`` (256 MiB; the bundled names are 228 kB), read from a regular file, a pipe or a
+  device; a named pipe (FIFO) nobody writes to is refused after ``FIFO_WAIT_SECONDS``;
 - blank lines (empty, or only whitespace) are skipped, so a trailing empty line is harmless;
 - an item containing whitespace or ``'.'`` is an error naming the line, never silently "fixed".
 
@@ -20,7 +23,10 @@ seed, so every run is measured on the same val and test items. On the bundled na
 from __future__ import annotations
 
 import hashlib
+import os
 import random
+import stat
+import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -33,6 +39,17 @@ TOKEN = "."  # start and end of every item; index 0 of every vocabulary
 SPLIT_SEED = 42  # the lecture's shuffle seed, so our split is the lecture's split
 SPLIT_FRACTIONS = (0.8, 0.9)  # train is items[:80%], val items[80%:90%], test the rest
 MIN_ITEMS = 10  # the fewest items for which the 80/10/10 split leaves val and test non-empty
+MAX_INPUT_BYTES = 256 * 2**20  # a data file of items for a character model; names.txt is 228 kB
+FIFO_WAIT_SECONDS = 5.0  # how long a named pipe may stay without a writer before it is refused
+ECHO_CHARACTERS = 60  # an item or line quoted in a message is cut to this many characters
+# Byte-order marks of the encodings a data file is most often saved in by mistake (UTF-32 first: its
+# little-endian mark begins with UTF-16's).
+BYTE_ORDER_MARKS = (
+    (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"),
+    (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
+    (b"\xff\xfe", "UTF-16 (little-endian)"),
+    (b"\xfe\xff", "UTF-16 (big-endian)"),
+)
 
 
 def bundled_names() -> Path:
@@ -116,18 +133,97 @@ def read_items(path: str | Path) -> list[str]:
 
 
 def _read_bytes(path: Path) -> bytes:
-    if not path.exists():
-        raise UserError(f"no such file: {path}; pass a UTF-8 text file with one item per line")
-    if path.is_dir():
-        raise UserError(f"{path} is a directory; pass a UTF-8 text file with one item per line")
+    """The file's bytes, at most ``MAX_INPUT_BYTES`` of them, from a regular file, a pipe or a device."""
     try:
-        return path.read_bytes()
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise UserError(f"no such file: {path}; pass a UTF-8 text file with one item per line") from None
     except OSError as error:
         raise UserError(f"cannot read {path}: {error.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise UserError(f"{path} is a directory; pass a UTF-8 text file with one item per line")
+    if stat.S_ISREG(mode) and path.stat().st_size > MAX_INPUT_BYTES:
+        raise _too_large(path, f"{path.stat().st_size:,} bytes")
+    try:
+        descriptor = os.open(path, os.O_RDONLY | (os.O_NONBLOCK if stat.S_ISFIFO(mode) else 0))
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        if stat.S_ISFIFO(mode):
+            return _read_fifo(path, descriptor)
+        chunks, size = [], 0
+        while size <= MAX_INPUT_BYTES:  # a device such as /dev/zero never ends: stop past the limit
+            chunk = os.read(descriptor, 2**20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+        raise _too_large(path, "more bytes than that")
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror}") from None
+    finally:
+        os.close(descriptor)
+
+
+def _read_fifo(path: Path, descriptor: int) -> bytes:
+    """Read a named pipe opened without blocking: wait a while for a writer, then read to its end."""
+    import select
+
+    chunks, size, waited_since = [], 0, time.monotonic()
+    writer_seen = False
+    while True:
+        try:
+            chunk = os.read(descriptor, 2**20)
+        except BlockingIOError:  # a writer is there but has written nothing yet: wait for it
+            writer_seen = True
+            select.select([descriptor], [], [], 0.5)
+            continue
+        if chunk:
+            writer_seen = True
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_INPUT_BYTES:
+                raise _too_large(path, "more bytes than that")
+        elif writer_seen:  # the writer has closed its end: that is the end of the data
+            return b"".join(chunks)
+        elif time.monotonic() - waited_since > FIFO_WAIT_SECONDS:
+            raise UserError(
+                f"{path} is a named pipe (FIFO) and nothing wrote to it for {FIFO_WAIT_SECONDS:g} s; "
+                "start the program that writes to it first, or pass a regular file"
+            )
+        else:
+            time.sleep(0.05)  # no writer has opened the pipe yet
+
+
+def _too_large(path: Path, size: str) -> UserError:
+    return UserError(
+        f"{path} holds {size}; a data file may hold at most {MAX_INPUT_BYTES // 2**20} MiB "
+        "(one item per line; the bundled names are 228 kB): pass a smaller file"
+    )
+
+
+def _shorten(text: str | bytes) -> str:
+    """``repr(text)``, cut to ``ECHO_CHARACTERS`` characters and its length, so a message stays short."""
+    if len(text) <= ECHO_CHARACTERS:
+        return repr(text)
+    unit = "characters" if isinstance(text, str) else "bytes"
+    return f"{text[:ECHO_CHARACTERS]!r}... ({len(text):,} {unit})"
 
 
 def parse_items(data: bytes, source: str = "<bytes>") -> list[str]:
     """Items from the bytes of a file (see the module docstring for the format)."""
+    for mark, encoding in BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            raise UserError(
+                f"{source} is saved as {encoding} (it starts with the byte-order mark {mark!r}); "
+                "save it as UTF-8"
+            )
+    if b"\x00" in data:
+        line = data.count(b"\n", 0, data.index(b"\x00")) + 1
+        raise UserError(
+            f"{source}, line {line}: the file contains NUL bytes, so it is UTF-16 or UTF-32 without a "
+            "byte-order mark, or not text at all; save it as UTF-8 text, one item per line"
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -137,7 +233,7 @@ def parse_items(data: bytes, source: str = "<bytes>") -> list[str]:
         raw_line = data[line_start : line_end if line_end >= 0 else len(data)]
         raise UserError(
             f"{source}, line {line}: bytes {data[error.start : error.end]!r} are not UTF-8 "
-            f"(the line reads {raw_line!r}); save the file as UTF-8"
+            f"(the line reads {_shorten(raw_line)}); save the file as UTF-8"
         ) from None
 
     items = []
@@ -147,12 +243,12 @@ def parse_items(data: bytes, source: str = "<bytes>") -> list[str]:
             continue  # blank line
         if any(c.isspace() for c in item):
             raise UserError(
-                f"{source}, line {number}: item {item!r} contains whitespace; "
+                f"{source}, line {number}: item {_shorten(item)} contains whitespace; "
                 "put one item per line, with no spaces or tabs in or around it"
             )
         if TOKEN in item:
             raise UserError(
-                f"{source}, line {number}: item {item!r} contains {TOKEN!r}, which marks the start "
+                f"{source}, line {number}: item {_shorten(item)} contains {TOKEN!r}, which marks the start "
                 f"and end of every item; remove or replace that character"
             )
         items.append(item)
@@ -203,6 +299,41 @@ def build_examples(items: list[str], vocab: Vocabulary, block_size: int) -> Exam
     return Examples(X=X, Y=Y)
 
 
+def examples_memory(items: list[str], block_size: int) -> int:
+    """An estimate of the peak bytes :func:`build_examples` takes for ``items``, from their lengths alone.
+
+    The token stream holds ``block_size + len(w) + 1`` tokens per item and passes through UTF-32 and int64
+    on the way (about 20 bytes a token at the peak); the examples take ``block_size + 1`` bytes each (at
+    uint8) plus an int64 index or two.
+    """
+    characters = sum(len(item) for item in items)
+    tokens = characters + len(items) * (block_size + 1)
+    examples = characters + len(items)
+    return 20 * tokens + examples * (block_size + 1 + 24)
+
+
+def physical_memory() -> int | None:
+    """The machine's memory in bytes, or None where the OS does not say (Windows)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(needed: int, what: str, fix: str) -> None:
+    """Refuse, before allocating, work that needs more memory than the machine has.
+
+    Linux hands out memory it does not have, so the alternative is a MemoryError traceback or the kernel
+    killing the process; ``fix`` says what to do instead (e.g. which flag to make smaller).
+    """
+    physical = physical_memory()
+    if physical is not None and needed > physical:
+        raise UserError(
+            f"{what} needs about {needed / 2**30:,.1f} GiB of memory, more than the "
+            f"{physical / 2**30:,.1f} GiB this machine has; {fix}"
+        )
+
+
 def _index_dtype(vocab_size: int) -> np.dtype:
     """The smallest unsigned integer type that holds every token index."""
     for dtype in (np.uint8, np.uint16):
@@ -218,6 +349,10 @@ def load_dataset(path: str | Path | None = None, block_size: int = 3) -> Dataset
     items = parse_items(data, str(path))
     vocab = Vocabulary.from_items(items)
     parts = split_items(items, str(path))
+    if isinstance(block_size, int) and block_size >= 1:  # build_examples says what is wrong otherwise
+        needed = sum(examples_memory(part, block_size) for part in parts.values())
+        what = f"building the examples with block_size {block_size:,}"
+        check_memory(needed, what, "choose a smaller --block-size")
     examples = {name: build_examples(part, vocab, block_size) for name, part in parts.items()}
     return Dataset(
         path=path,

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import signal
 import threading
 import time
@@ -38,7 +37,7 @@ from ninjagrad.makemore.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from ninjagrad.makemore.data import Dataset, Examples
+from ninjagrad.makemore.data import Dataset, Examples, check_memory
 from ninjagrad.makemore.fast import TrainStep
 from ninjagrad.makemore.model import (
     ModelConfig,
@@ -238,17 +237,8 @@ def memory_needed(config: TrainConfig, model_config: ModelConfig) -> int:
 
 
 def _check_memory(config: TrainConfig, model_config: ModelConfig) -> None:
-    try:
-        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): no check
-        return
-    needed = memory_needed(config, model_config)
-    if needed > physical:
-        raise UserError(
-            f"this run needs about {needed / 2**30:,.1f} GiB of memory, more than the "
-            f"{physical / 2**30:,.1f} GiB this machine has; choose a smaller --hidden, --embd, "
-            "--batch-size or --steps"
-        )
+    fix = "choose a smaller --hidden, --embd, --block-size, --batch-size or --steps"
+    check_memory(memory_needed(config, model_config), "this run", fix)
 
 
 def _evaluate(result: TrainResult, data: Dataset, num_samples: int) -> None:
