@@ -114,10 +114,10 @@ def test_the_printed_resume_command_repeats_every_training_flag():
     non_default = ["--steps", "77", "--batch-size", "5", "--embd", "3", "--hidden", "9", "--block-size", "4"]
     non_default += ["--lr", "0.30000000000000004", "--seed", "12", "--save-every", "7"]
     args = parser.parse_args(["train", "-i", "my names.txt", "-o", "out dir", *non_default])
-    command = shlex.split(train_command._resume_command(args, args.out))
+    command = shlex.split(train_command._resume_command(args, args.output))
     assert command[:2] == ["ninjagrad", "train"] and command[-1] == "--resume"
     again = parser.parse_args(command[1:])
-    assert (again.input, again.out, again.resume) == (args.input, args.out, True)
+    assert (again.input, again.output, again.resume) == (args.input, args.output, True)
     fields = [field for _, _, field, _, _ in train_command.CONFIG_FLAGS]
     assert sorted(fields) == sorted(TrainConfig.__dataclass_fields__)
     assert {f: getattr(again, f) for f in fields} == {f: getattr(args, f) for f in fields}
@@ -171,13 +171,13 @@ def test_train_prints_data_losses_and_20_samples_and_writes_three_files(trained)
 
 def test_sample_prints_n_names_reproducibly_with_a_seed(trained, capsys):
     out_dir, _ = trained
-    code, first, _ = run_cli(capsys, "sample", "-o", str(out_dir), "-n", "12", "--seed", "3")
+    code, first, _ = run_cli(capsys, "sample", str(out_dir), "-n", "12", "--seed", "3")
     assert code == 0
     names = first.splitlines()
     vocab = load_checkpoint(out_dir / "model.npz").vocab
     assert len(names) == 12 and all(set(name) <= set(vocab.chars[1:]) for name in names)
-    assert run_cli(capsys, "sample", "-o", str(out_dir), "-n", "12", "--seed", "3")[1] == first
-    assert run_cli(capsys, "sample", "-o", str(out_dir), "-n", "12", "--seed", "4")[1] != first
+    assert run_cli(capsys, "sample", str(out_dir), "-n", "12", "--seed", "3")[1] == first
+    assert run_cli(capsys, "sample", str(out_dir), "-n", "12", "--seed", "4")[1] != first
 
 
 def test_training_again_into_a_finished_run_is_refused(trained, capsys):
@@ -207,26 +207,26 @@ def test_sample_draws_a_large_n_in_bounded_batches(trained, capsys, monkeypatch)
 
     monkeypatch.setattr("ninjagrad.makemore.sample.sample_checkpoint", spy)
     monkeypatch.setattr(sample_command, "SAMPLES_PER_CALL", 4)
-    code, out, _ = run_cli(capsys, "sample", "-o", str(out_dir), "-n", "10", "--seed", "5")
+    code, out, _ = run_cli(capsys, "sample", str(out_dir), "-n", "10", "--seed", "5")
     assert code == 0 and len(out.splitlines()) == 10
     assert calls == [4, 4, 2]
-    assert run_cli(capsys, "sample", "-o", str(out_dir), "-n", "10", "--seed", "5")[1] == out
+    assert run_cli(capsys, "sample", str(out_dir), "-n", "10", "--seed", "5")[1] == out
 
 
 def test_sample_also_takes_the_model_file_itself(trained, capsys):
     out_dir, _ = trained
-    by_directory = run_cli(capsys, "sample", "-o", str(out_dir), "-n", "5", "--seed", "1")
-    by_file = run_cli(capsys, "sample", "-o", str(out_dir / "model.npz"), "-n", "5", "--seed", "1")
+    by_directory = run_cli(capsys, "sample", str(out_dir), "-n", "5", "--seed", "1")
+    by_file = run_cli(capsys, "sample", str(out_dir / "model.npz"), "-n", "5", "--seed", "1")
     assert by_file == by_directory and by_file[0] == 0
 
 
 def test_sample_errors_exit_2(tmp_path, capsys):
-    code, _, err = run_cli(capsys, "sample", "-o", str(tmp_path))
+    code, _, err = run_cli(capsys, "sample", str(tmp_path))
     assert code == 2 and "no checkpoint at" in err and "ninjagrad train -o" in err
     (tmp_path / "model.npz").write_bytes(b"PK\x03\x04 truncated")
-    code, _, err = run_cli(capsys, "sample", "-o", str(tmp_path))
+    code, _, err = run_cli(capsys, "sample", str(tmp_path))
     assert code == 2 and "not a readable checkpoint" in err and "Traceback" not in err
-    code, _, err = run_cli(capsys, "sample", "-o", str(tmp_path), "-n", "0")
+    code, _, err = run_cli(capsys, "sample", str(tmp_path), "-n", "0")
     assert code == 2 and "argument -n/--num: must be >= 1, got 0" in err
 
 

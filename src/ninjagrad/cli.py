@@ -4,13 +4,14 @@ Each subcommand lives in ``ninjagrad/commands/<name>.py`` and exposes ``HELP`` (
 ``add_arguments(parser)`` and ``run(args) -> int``. Command modules import their heavy dependencies
 (matplotlib, graphviz) inside ``run`` so that ``ninjagrad --help`` stays fast.
 
-Exit codes: 0 success, 1 a check that ran and failed, 2 bad input (a clear message, no traceback),
-130 interrupted.
+Exit codes: 0 success, 1 a check that ran and failed, 2 bad input (a clear message, no traceback) or no
+command (the help), 130 interrupted (Ctrl-C at any moment, start-up included).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -25,8 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ninjagrad",
         description="Learn, see and trust backpropagation.",
+        epilog="`ninjagrad COMMAND --help` describes each command and its defaults.",
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--version", action="version", version=f"ninjagrad {version()}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")  # none given: the help
     for name in COMMANDS:
         module = importlib.import_module(f"ninjagrad.commands.{name}")
         sub = subparsers.add_parser(name, help=module.HELP, description=module.__doc__)
@@ -35,20 +38,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+def version() -> str:
+    """The installed distribution's version (the package's own when it runs from a source tree)."""
+    from importlib import metadata
+
     try:
+        return metadata.version("ninjagrad")
+    except metadata.PackageNotFoundError:
+        from ninjagrad import __version__
+
+        return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    _escape_what_the_terminal_cannot_show()
+    command = "ninjagrad"  # how messages name the command, once it is known
+    try:
+        parser = build_parser()
+        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+        if args.command is None:  # bare `ninjagrad`: the help, not a usage error
+            parser.print_help(sys.stderr)
+            return 2
+        command = f"ninjagrad {args.command}"
         return int(args.run(args) or 0)
     except UserError as error:
-        print(f"ninjagrad {args.command}: error: {error}", file=sys.stderr)
+        print(f"{command}: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"ninjagrad {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C at any moment, start-up included: no traceback
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `ninjagrad check --json | head`: the reader left; stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 141
+
+
+def _escape_what_the_terminal_cannot_show() -> None:
+    """Print characters the output's encoding lacks as escapes (\\xe9) instead of failing.
+
+    With ``PYTHONIOENCODING=ascii`` (or a console in another code page) a sampled name such as "zoë" would
+    otherwise end the command with a UnicodeEncodeError.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+        if encoding != "utf8" and hasattr(stream, "reconfigure"):
+            with contextlib.suppress(AttributeError, ValueError, OSError):
+                stream.reconfigure(errors="backslashreplace")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@ must never destroy the previous version: a checkpoint is what a resumed run star
 learner's work. So the bytes go to a fresh temporary file beside the target, are flushed to disk
 (``fsync``), and the temporary file then takes the target's name in one step (``os.replace``, atomic on POSIX
 and Windows); on POSIX the directory is synced too, so the rename itself survives a power cut.
+
+A process killed mid-write (``kill -9``) leaves its temporary file behind; the next write to the same target
+removes the temporaries of writers that are no longer running.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import contextlib
 import errno
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from ninjagrad.errors import UserError
 
@@ -24,13 +29,24 @@ def write_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
     A place that cannot be written (read-only, full, a file where a directory should be) is a
     :class:`UserError` naming the path and what to do; whatever was at ``path`` before is left as it was.
     """
+    with open_atomically(path) as file:
+        file.write(data)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def open_atomically(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """A binary file to write that replaces ``path`` when the block ends, as :func:`write_atomically` does.
+
+    For output too large to hold in memory at once; an exception inside the block leaves ``path`` as it was.
+    """
     path = Path(path)
     # A fresh name per write ("x" mode refuses to reuse one); unlike mkstemp's 0600 it honours the umask.
     temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(temporary, "xb") as file:
-            file.write(data)
+            yield file
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
@@ -41,7 +57,44 @@ def write_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
             raise UserError(f"cannot write {path}: {_reason(path, error)}") from None
         raise
     _fsync_directory(path.parent)
-    return path
+    remove_stale_temporaries(path)
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files of writes to ``path`` whose process is gone; returns what was removed.
+
+    A temporary file's name carries its writer's process id; one whose process still runs (another write
+    in progress) is kept, and so is every file not named like a temporary of ``path``.
+    """
+    path = Path(path)
+    prefix = f".{path.name}."
+    removed = []
+    with contextlib.suppress(OSError):
+        for candidate in path.parent.iterdir():
+            name = candidate.name
+            if not (name.startswith(prefix) and name.endswith(".tmp")):
+                continue
+            pid = name[len(prefix) :].split(".", 1)[0]
+            if pid.isdigit() and not _running(int(pid)):
+                with contextlib.suppress(OSError):
+                    candidate.unlink()
+                    removed.append(candidate)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether a process with this id exists (on this machine)."""
+    if pid == os.getpid():
+        return True
+    if os.name != "posix":
+        return True  # no cheap check: keep the file rather than guess
+    try:
+        os.kill(pid, 0)  # signal 0: nothing is sent, only checked
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. EPERM: it exists, under another user
+        return True
+    return True
 
 
 def check_writable(path: str | os.PathLike[str]) -> None:

@@ -58,12 +58,25 @@ EXAMPLES: dict[str, Callable[[], tuple[Value, list[Value]]]] = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--example", choices=sorted(EXAMPLES), default="neuron", help="what to draw")
     parser.add_argument(
-        "-o", "--out", required=True, metavar="FILE", help="output file: .svg, .png, .pdf or .dot"
+        "--example",
+        choices=sorted(EXAMPLES),
+        default="neuron",
+        help="the lecture's tanh neuron or micrograd's README expression (default: %(default)s)",
     )
     parser.add_argument(
-        "--rankdir", choices=["LR", "TB"], default="LR", help="left-to-right or top-to-bottom"
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="the file to write; its suffix picks the format: .svg, .png, .pdf (these need graphviz's `dot`) "
+        "or .dot (DOT source, needs nothing)",
+    )
+    parser.add_argument(
+        "--rankdir",
+        choices=["LR", "TB"],
+        default="LR",
+        help="left-to-right or top-to-bottom (default: %(default)s)",
     )
 
 
@@ -72,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
     root, inputs = EXAMPLES[args.example]()
     root.backward()
-    path = save(draw_dot(root, rankdir=args.rankdir), args.out)
+    path = save(draw_dot(root, rankdir=args.rankdir), args.output)
     print(f"{root.label} = {root.data:.4f}")
     for leaf in inputs:
         print(f"  d{root.label}/d{leaf.label} = {leaf.grad:.4f}")

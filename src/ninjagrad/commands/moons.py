@@ -17,7 +17,7 @@ HELP = "train the micrograd moons demo (scalar autograd) and plot its decision b
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "-o", "--out", required=True, metavar="DIR", help="directory for decision_boundary.png"
+        "-o", "--output", required=True, metavar="DIR", help="the directory to write decision_boundary.png to"
     )
     parser.add_argument("--steps", type=int, default=100, help="full-batch SGD steps (default: 100)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the data and the weights (default: 0)")
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
             f"--seed must be 0 or more (NumPy's generators refuse negative seeds), got {args.seed}"
         )
     # The output directory is checked before training, so a bad -o costs no training time.
-    out = Path(args.out)
+    out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise UserError(f"-o {str(out)!r} is a file, not a directory; pass a directory name")
     try:

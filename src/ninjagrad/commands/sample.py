@@ -1,7 +1,8 @@
-"""Print new items (names) sampled from a model trained with `ninjagrad train`.
+"""Print new items (names) sampled from a model trained with `ninjagrad train`, or write them to a file.
 
-Reads DIR/model.npz (default DIR: runs/names, where `make train` puts the model). Without --seed every call
-draws different samples; with --seed the same seed gives the same samples.
+Reads RUN/model.npz, where RUN is the directory `ninjagrad train -o RUN` wrote (default: runs/names, where
+`make train` puts its model), or a model.npz itself. Without --seed every call draws different samples; with
+--seed the same seed gives the same samples. With -o FILE the samples go to FILE, one per line (UTF-8).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from ninjagrad.commands.train import integer_at_least
+from ninjagrad.errors import UserError
 
 HELP = "sample names from a trained makemore model"
 
@@ -18,12 +20,12 @@ SAMPLES_PER_CALL = 10_000  # drawn together, then printed: any -n runs in a few 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "-o",
-        "--out",
-        metavar="DIR",
+        "model",  # not "run": the CLI keeps each command's run() there
+        metavar="RUN",
         type=Path,
+        nargs="?",
         default=Path("runs/names"),
-        help="directory of a trained model, or its model.npz (default: %(default)s)",
+        help="a trained model: the directory `train -o` wrote, or its model.npz (default: %(default)s)",
     )
     parser.add_argument(
         "-n",
@@ -40,17 +42,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="seed for reproducible samples (default: fresh)",
     )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        type=Path,
+        help="the file to write the samples to, one per line (default: print them)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from ninjagrad.files import check_writable, open_atomically
     from ninjagrad.makemore.checkpoint import checkpoint_path, load_checkpoint
     from ninjagrad.makemore.sample import sample_checkpoint
 
-    checkpoint = load_checkpoint(args.out if args.out.is_file() else checkpoint_path(args.out))
+    if args.output is not None and args.output.is_dir():  # `sample -o DIR`, as RUN was once given
+        raise UserError(
+            f"-o names the file to write the samples to, and {args.output} is a directory; to sample from "
+            f"the model in it, name it first: `ninjagrad sample {args.output}`"
+        )
+    checkpoint = load_checkpoint(args.model if args.model.is_file() else checkpoint_path(args.model))
     rng = np.random.default_rng(args.seed)
-    for start in range(0, args.num, SAMPLES_PER_CALL):
-        for item in sample_checkpoint(checkpoint, min(SAMPLES_PER_CALL, args.num - start), rng):
-            print(item)
+    batches = (
+        sample_checkpoint(checkpoint, min(SAMPLES_PER_CALL, args.num - start), rng)
+        for start in range(0, args.num, SAMPLES_PER_CALL)
+    )
+    if args.output is None:
+        for batch in batches:
+            for item in batch:
+                print(item)
+        return 0
+    check_writable(args.output)
+    with open_atomically(args.output) as file:
+        for batch in batches:
+            file.write("".join(f"{item}\n" for item in batch).encode("utf-8"))
+    print(f"wrote {args.num:,} samples to {args.output}")
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 from pathlib import Path
 
 HELP = "train the makemore MLP with the hand-written backward pass"
@@ -69,10 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "-o",
-        "--out",
+        "--output",
         metavar="DIR",
         type=Path,
-        help="output directory (default: runs/<data file name without extension>)",
+        help="the directory to write the run to (default: runs/<data file name without extension>)",
     )
     for flag, metavar, field, parse, text in CONFIG_FLAGS:
         parser.add_argument(
@@ -92,30 +93,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ninjagrad.makemore.checkpoint import checkpoint_path
     from ninjagrad.makemore.data import load_dataset
-    from ninjagrad.makemore.train import LOSS_PLOT, METRICS_FILE, TrainConfig, train
+    from ninjagrad.makemore.train import LOSS_PLOT, METRICS_FILE, TrainConfig, staging_dir, train
 
     config = TrainConfig(**{field: getattr(args, field) for _, _, field, _, _ in CONFIG_FLAGS})
     data = load_dataset(args.input, config.block_size)  # every data error surfaces before DIR is touched
-    out = args.out if args.out is not None else Path("runs") / data.path.stem
+    out = args.output if args.output is not None else Path("runs") / data.path.stem
     try:
         result = train(config, data, out, resume=args.resume, force=args.force, progress=True, log=print)
     except KeyboardInterrupt:  # Ctrl-C outside the SGD loop (which stops cleanly at a step boundary)
-        if not (out / "model.npz").exists():
+        saved = [p for p in (checkpoint_path(staging_dir(out)), checkpoint_path(out)) if p.exists()]
+        if not saved:
             raise
-        print(f"interrupted; the last checkpoint is in {out / 'model.npz'}. Continue with:")
+        print(f"interrupted; the last checkpoint is in {saved[0]}.{_kept(saved[0], out)} Continue with:")
         print(f"  {_resume_command(args, out)}")
         return 130
     if result.interrupted:
         print(
-            f"interrupted at step {result.step:,} of {config.steps:,}; saved {out / 'model.npz'}.\n"
-            f"resume with:\n  {_resume_command(args, out)}"
+            f"interrupted at step {result.step:,} of {config.steps:,}; saved {result.checkpoint}."
+            f"{_kept(result.checkpoint, out)}\nresume with:\n  {_resume_command(args, out)}"
         )
         return 130
 
     if result.steps_run:
         print(
-            f"trained {result.steps_run:,} steps in {result.seconds:.1f} s ({result.us_per_step:.1f} µs/step)"
+            f"trained {result.steps_run:,} steps in {result.seconds:.1f} s "
+            f"({result.us_per_step:.1f} {_microseconds()}/step)"
         )
     print("loss: " + "  ".join(f"{name} {loss:.4f}" for name, loss in result.losses.items()))
     print(f"{len(result.samples)} samples:")
@@ -123,6 +127,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {sample}")
     print(f"wrote {out / 'model.npz'}, {out / METRICS_FILE}, {out / LOSS_PLOT}")
     return 0
+
+
+def _kept(saved: Path, out: Path) -> str:
+    """What an interrupted --force run says about the run it was to replace."""
+    if saved.parent == out:
+        return ""
+    return f" The run it replaces stays in {out} until this one finishes."
+
+
+def _microseconds() -> str:
+    """ "µs", or "us" where stdout cannot encode µ (PYTHONIOENCODING=ascii, an old Windows console)."""
+    try:
+        "µ".encode(sys.stdout.encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return "us"
+    return "µs"
 
 
 def _resume_command(args: argparse.Namespace, out: Path) -> str:

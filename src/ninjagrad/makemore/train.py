@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 import signal
 import threading
 import time
@@ -30,8 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from ninjagrad.errors import UserError
-from ninjagrad.files import write_atomically
+from ninjagrad.files import check_writable, write_atomically
 from ninjagrad.makemore.checkpoint import (
+    FILENAME,
     Checkpoint,
     checkpoint_path,
     load_checkpoint,
@@ -54,6 +57,7 @@ INIT_STREAM, BATCH_STREAM, SAMPLE_STREAM = 0, 1, 2  # seed (seed, stream, ...) k
 BATCH_SCHEME = {"generator": "numpy PCG64 seeded with (seed, 1, chunk)", "chunk_steps": CHUNK_STEPS}
 EVAL_CHUNK_ROWS = 2048  # examples per pass when evaluating: keeps the peak memory of a full run < 100 MB
 METRICS_FILE, LOSS_PLOT = "metrics.json", "loss.png"
+STAGING = ".replacement"  # the subdirectory in which a --force run trains until it replaces the old run
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,7 @@ class TrainResult:
     steps_run: int  # steps this call ran (fewer than step after a resume)
     seconds: float  # wall time of this call's SGD loop, checkpoint writes included
     interrupted: bool  # stopped by Ctrl-C; the checkpoint (if any) holds the step reached
+    checkpoint: Path | None = None  # where the model was saved (in staging_dir while replacing a run)
     bnmean: np.ndarray | None = None  # (1, n_hidden) calibrated over the training split
     bnvar: np.ndarray | None = None  # (1, n_hidden)
     losses: dict[str, float] = field(default_factory=dict)  # mean cross-entropy per split
@@ -134,6 +139,10 @@ def train(
     ``save_every`` steps, on Ctrl-C and at the end, then ``metrics.json`` and ``loss.png``. An existing
     ``model.npz`` is continued with ``resume`` (the config and data must be the same), replaced with
     ``force``, and otherwise refused. Without ``out_dir`` nothing is written.
+
+    ``force`` never destroys the run it replaces before the new one has finished: the new run trains in
+    ``out_dir/.replacement/`` (see :func:`staging_dir`), and its three files take the old ones' places only
+    at the end. Interrupted, it stays there and ``resume`` continues it; if it fails, it is removed.
     """
     log = log or (lambda message: None)
     if resume and force:
@@ -145,8 +154,10 @@ def train(
     model_config = config.model_config(data.vocab.size)
     _check_memory(config, model_config)  # before the first large allocation
     train_state = {"config": asdict(config), "data": _fingerprint(data), "batches": BATCH_SCHEME}
-    path = None if out_dir is None else checkpoint_path(out_dir)
-    start = _starting_checkpoint(path, train_state, resume, force)  # validates before anything is written
+    out = None if out_dir is None else Path(out_dir)
+    # Validates before anything is written; `where` is the directory this run writes to.
+    start, where = _starting_checkpoint(out, train_state, resume, force)
+    path = None if where is None else checkpoint_path(where)
 
     history = np.zeros(config.steps, dtype=np.float32)  # (steps,) 800 kB for the lecture's run
     if start is None:
@@ -167,14 +178,20 @@ def train(
             )
 
     if path is not None:
+        check_writable(path)  # a read-only or full place is refused before any file is touched
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if where != out and start is None:
+                shutil.rmtree(where, ignore_errors=True)  # an earlier replacement, killed or abandoned
+            where.mkdir(parents=True, exist_ok=True)
+            if start is None:
+                for stale in (METRICS_FILE, LOSS_PLOT):  # left beside a model.npz deleted by hand
+                    (where / stale).unlink(missing_ok=True)
         except OSError as error:
-            raise UserError(f"cannot create the output directory {path.parent}: {error.strerror}") from None
+            raise UserError(
+                f"cannot prepare the output directory {where}: {error.strerror}; choose a writable one"
+            ) from None
         if start is None:
-            for stale in (METRICS_FILE, LOSS_PLOT):  # from the run being replaced (--force)
-                (path.parent / stale).unlink(missing_ok=True)
-            save(0)  # from now on DIR/model.npz is this run's
+            save(0)  # from now on {where}/model.npz is this run's
     _log_plan(log, config, data, model_config, num_parameters(params))
     if start is not None:
         log(f"resuming {path} from step {step:,} of {config.steps:,}")
@@ -186,6 +203,7 @@ def train(
         _stop_on_sigint() as stop,
         _progress_bar(config.steps, step, progress) as bar,
         np.errstate(all="ignore"),
+        _abandon_replacement_on_failure(where, out),
     ):
         step = _sgd_loop(config, data.train, train_step, history, step, save, stop, bar)
     seconds = time.perf_counter() - started
@@ -201,6 +219,7 @@ def train(
         steps_run=step - steps_before,
         seconds=seconds,
         interrupted=stop.requested,
+        checkpoint=path,
     )
     if stop.requested:
         return result
@@ -208,9 +227,42 @@ def train(
     _evaluate(result, data, num_samples)
     if path is not None:
         save(step, result.bnmean, result.bnvar)
-        _write_metrics(path.parent / METRICS_FILE, result, data)
-        _plot(path.parent / LOSS_PLOT, result, data)
+        _write_metrics(where / METRICS_FILE, result, data)
+        _plot(where / LOSS_PLOT, result, data)
+        if where != out:
+            _replace_run(where, out)
+            result.checkpoint = checkpoint_path(out)
     return result
+
+
+def staging_dir(out_dir: str | Path) -> Path:
+    """Where a run started with ``force`` over an existing run trains until it can take that run's place."""
+    return Path(out_dir) / STAGING
+
+
+def _replace_run(staging: Path, out: Path) -> None:
+    """Move a finished replacement's files over the old run's, the model first, then remove ``staging``."""
+    try:
+        for name in (FILENAME, METRICS_FILE, LOSS_PLOT):
+            os.replace(staging / name, out / name)  # each one atomic
+        staging.rmdir()
+    except OSError as error:
+        raise UserError(
+            f"cannot move the finished run from {staging} to {out}: {error.strerror}; the files are in "
+            f"{staging}"
+        ) from None
+
+
+@contextmanager
+def _abandon_replacement_on_failure(where: Path | None, out: Path | None) -> Iterator[None]:
+    """A replacement run that fails (it diverged) is removed; the run it was to replace is kept."""
+    try:
+        yield
+    except UserError as error:
+        if where is None or where == out:
+            raise
+        shutil.rmtree(where, ignore_errors=True)
+        raise UserError(f"{error}. The run in {out} is unchanged") from None
 
 
 def memory_needed(config: TrainConfig, model_config: ModelConfig) -> int:
@@ -352,29 +404,43 @@ def _fingerprint(data: Dataset) -> dict:
 
 
 def _starting_checkpoint(
-    path: Path | None, train_state: dict, resume: bool, force: bool
-) -> Checkpoint | None:
-    """The checkpoint to continue from, or None for a fresh start; refuses anything ambiguous."""
-    if path is None:
+    out: Path | None, train_state: dict, resume: bool, force: bool
+) -> tuple[Checkpoint | None, Path | None]:
+    """The checkpoint to continue from (None for a fresh start) and the directory the run writes to.
+
+    Refuses anything ambiguous. A fresh run over an existing one (``force``) writes to the staging
+    directory; ``resume`` continues a replacement found there before the run in ``out`` itself.
+    """
+    if out is None:
         if resume:
             raise UserError("resume needs an output directory to resume from")
-        return None
-    if path.parent.exists() and not path.parent.is_dir():
-        raise UserError(f"{path.parent} exists and is not a directory; choose another output directory")
-    if not path.exists():
-        if resume:
+        return None, None
+    path = checkpoint_path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} exists and is not a directory; choose another output directory")
+    staged = checkpoint_path(staging_dir(out))
+    if resume:
+        candidates = [p for p in (staged, path) if p.exists()]
+        if not candidates:
             raise UserError(f"nothing to resume: there is no {path}; drop --resume to start a new run there")
-        return None
-    if not resume:
-        if force:
-            return None
-        raise UserError(
-            f"{path} already exists; pass --resume to continue (or re-evaluate) that run, --force to "
-            "replace it with a new one, or choose another output directory"
-        )
-    checkpoint = load_checkpoint(path)
-    _check_same_run(path, checkpoint.train_state, train_state)
-    return checkpoint
+        first_refusal = None
+        for candidate in candidates:
+            checkpoint = load_checkpoint(candidate)
+            try:
+                _check_same_run(candidate, checkpoint.train_state, train_state)
+            except UserError as refusal:
+                first_refusal = first_refusal or refusal
+                continue
+            return checkpoint, candidate.parent
+        raise first_refusal
+    if not path.exists():
+        return None, out
+    if force:
+        return None, staging_dir(out)
+    raise UserError(
+        f"{path} already exists; pass --resume to continue (or re-evaluate) that run, --force to "
+        "replace it with a new one, or choose another output directory"
+    )
 
 
 def _check_same_run(path: Path, saved: dict, now: dict) -> None:
