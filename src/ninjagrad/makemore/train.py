@@ -39,6 +39,7 @@ from ninjagrad.makemore.checkpoint import (
     save_checkpoint,
 )
 from ninjagrad.makemore.data import Dataset, Examples
+from ninjagrad.makemore.diagnostics import PLOT_FILES, DiagnosticsRecorder
 from ninjagrad.makemore.fast import TrainStep
 from ninjagrad.makemore.model import (
     ModelConfig,
@@ -55,6 +56,7 @@ INIT_STREAM, BATCH_STREAM, SAMPLE_STREAM = 0, 1, 2  # seed (seed, stream, ...) k
 BATCH_SCHEME = {"generator": "numpy PCG64 seeded with (seed, 1, chunk)", "chunk_steps": CHUNK_STEPS}
 EVAL_CHUNK_ROWS = 2048  # examples per pass when evaluating: keeps the peak memory of a full run < 100 MB
 METRICS_FILE, LOSS_PLOT = "metrics.json", "loss.png"
+DIAGNOSE_EVERY = REPORT_EVERY  # steps between training diagnostics (a multiple of REPORT_EVERY: segment ends)
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,7 @@ def train(
         except OSError as error:
             raise UserError(f"cannot create the output directory {path.parent}: {error.strerror}") from None
         if start is None:
-            for stale in (METRICS_FILE, LOSS_PLOT):  # from the run being replaced (--force)
+            for stale in (METRICS_FILE, LOSS_PLOT, *PLOT_FILES):  # from the run being replaced (--force)
                 (path.parent / stale).unlink(missing_ok=True)
             save(0)  # from now on DIR/model.npz is this run's
     _log_plan(log, config, data, model_config, num_parameters(params))
@@ -181,6 +183,7 @@ def train(
         log(f"resuming {path} from step {step:,} of {config.steps:,}")
 
     steps_before = step
+    diagnostics = DiagnosticsRecorder(every=DIAGNOSE_EVERY)  # of the steps this call runs
     started = time.perf_counter()
     # NumPy's overflow warnings would point into fast.py; the loop reports a diverging run itself.
     with (
@@ -188,7 +191,7 @@ def train(
         _progress_bar(config.steps, step, progress) as bar,
         np.errstate(all="ignore"),
     ):
-        step = _sgd_loop(config, data.train, train_step, history, step, save, stop, bar)
+        step = _sgd_loop(config, data.train, train_step, history, step, save, stop, bar, diagnostics.observe)
     seconds = time.perf_counter() - started
     if step != steps_before:
         save(step)  # the steps since the last checkpoint are safe before the (interruptible) evaluation
@@ -211,6 +214,7 @@ def train(
         save(step, result.bnmean, result.bnvar)
         _write_metrics(path.parent / METRICS_FILE, result, data)
         _plot(path.parent / LOSS_PLOT, result, data)
+        _plot_diagnostics(path.parent, diagnostics, result)
     return result
 
 
@@ -280,6 +284,12 @@ def _plot(path: Path, result: TrainResult, data: Dataset) -> None:
     )
 
 
+def _plot_diagnostics(directory: Path, diagnostics: DiagnosticsRecorder, result: TrainResult) -> None:
+    from ninjagrad.viz.diagnostics import write_diagnostic_plots  # matplotlib only now
+
+    write_diagnostic_plots(directory, diagnostics, result.bnmean, result.bnvar)
+
+
 def _log_plan(log, config: TrainConfig, data: Dataset, model_config: ModelConfig, parameters: int) -> None:
     sizes = " / ".join(f"{name} {len(examples):,}" for name, examples in data.splits().items())
     log(f"data: {data.path} ({sum(data.items.values()):,} items, vocabulary of {data.vocab.size})")
@@ -294,11 +304,12 @@ def _log_plan(log, config: TrainConfig, data: Dataset, model_config: ModelConfig
     )
 
 
-def _sgd_loop(config, examples: Examples, train_step, history, step, save, stop, bar) -> int:
+def _sgd_loop(config, examples: Examples, train_step, history, step, save, stop, bar, observe=None) -> int:
     """Run SGD steps from ``step`` to the end (or to a Ctrl-C); returns the step reached.
 
     The steps go in segments that end at every event: a new chunk of batches, a checkpoint, a progress
-    report, the learning-rate drop. Inside a segment the loop body is only the step itself.
+    report, the learning-rate drop. Inside a segment the loop body is only the step itself. ``observe``, if
+    given, is called after each segment with (step reached, train_step, last batch's Xb and Yb, lr).
     """
     lr_drop = config.steps // 2
     X = Y = None
@@ -318,6 +329,8 @@ def _sgd_loop(config, examples: Examples, train_step, history, step, save, stop,
         for s in range(step, end):
             history[s] = train_step(X[s - first], Y[s - first], lr)
         _check_finite(history, step, end, lr)
+        if observe is not None:
+            observe(end, train_step, X[end - 1 - first], Y[end - 1 - first], lr)
         if end % REPORT_EVERY == 0 or end == config.steps:
             bar.set_postfix(loss=f"{history[max(0, end - REPORT_EVERY) : end].mean():.4f}", refresh=False)
         bar.update(end - step)
