@@ -147,7 +147,7 @@ def op_label(expression: ast.expr, nodes: set[str]) -> str:
 
 
 def _layout(lines, parameters: set[str]) -> tuple[ChainNode, ...]:
-    """Column 0: the chain in forward order; columns 1, 2: the leaves beside the first line that reads them."""
+    """Column 0: the chain in forward order; columns 1, 2: each leaf beside the line that first reads it."""
     nodes: list[ChainNode] = []
     placed: set[str] = set()
     every = parameters | set(INPUTS) | {name for name, *_ in lines}
