@@ -22,6 +22,7 @@ backward every ``every`` steps, not every step: with ``every`` = 500 it costs ab
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -194,24 +195,25 @@ class DiagnosticsRecorder:
             if shot is None
             else {
                 "step": shot.step,
-                "saturation": shot.saturation,
-                "tanh_mean": shot.tanh_mean,
-                "tanh_std": shot.tanh_std,
+                "saturation": _finite(shot.saturation),
+                "tanh_mean": _finite(shot.tanh_mean),
+                "tanh_std": _finite(shot.tanh_std),
                 "tanh_histogram": shot.tanh_histogram.to_json(),
                 "gradient_histograms": {var: h.to_json() for var, h in shot.gradient_histograms.items()},
-                "gradient_std": shot.gradient_std,
-                "update_ratio": shot.update_ratio,
+                "gradient_std": {var: _finite(v) for var, v in shot.gradient_std.items()},
+                "update_ratio": {name: _finite(v) for name, v in shot.update_ratio.items()},
             },
             "bn_running_mean": None if self.running_mean is None else _floats(self.running_mean.ravel()),
             "bn_running_var": None if self.running_var is None else _floats(self.running_var.ravel()),
         }
 
 
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
 def _floats(values) -> list[float | None]:
     """Python floats for JSON; nan, inf and None become None (JSON has no nan)."""
-    out: list[float | None] = []
-    for value in np.asarray(
-        [np.nan if v is None else v for v in values] if isinstance(values, list) else values, dtype=np.float64
-    ).ravel():
-        out.append(float(value) if np.isfinite(value) else None)
-    return out
+    if not isinstance(values, list):
+        values = np.asarray(values, dtype=np.float64).ravel().tolist()
+    return [_finite(v) for v in values]
