@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 OUT    ?= runs/names
 
-.PHONY: train test test-slow lint bench notebooks clean help
+.PHONY: train test test-slow lint bench notebooks clean help web
 
 help:
 	@echo "make train      train the makemore MLP on the bundled names (writes $(OUT)/)"
@@ -17,6 +17,7 @@ help:
 	@echo "make test-slow  run only the slow cases (full 200,000-step training)"
 	@echo "make lint       ruff"
 	@echo "make bench      the speed benchmarks (ninjagrad vs micrograd / PyTorch)"
+	@echo "make web        rebuild the studio's page from its sources and lock file (needs Node and npm)"
 
 # Stamps record what was installed; they are remade when pyproject.toml changes.
 $(VENV)/.created:
@@ -55,6 +56,12 @@ bench: $(VENV)/.bench
 	$(PY) benchmarks/bench_scalar.py
 	$(PY) benchmarks/bench_tensor.py
 	$(PY) benchmarks/bench_train.py
+
+# The studio's page ships built in src/ninjagrad/studio/static (pip users need no Node); this rebuilds it
+# from the pinned lock file. tests/test_studio_build.py fails when the shipped build is older than its sources.
+WEB := src/ninjagrad/studio/web
+web:
+	cd $(WEB) && npm ci --no-audit --no-fund && npm run build
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

@@ -18,7 +18,7 @@ import sys
 from ninjagrad.errors import UserError
 
 # The subcommands, in the order `ninjagrad --help` lists them.
-COMMANDS: tuple[str, ...] = ("graph", "moons", "train", "sample", "check", "kata")
+COMMANDS: tuple[str, ...] = ("graph", "moons", "train", "sample", "check", "kata", "studio")
 
 
 def build_parser() -> argparse.ArgumentParser:

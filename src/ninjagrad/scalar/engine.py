@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from ninjagrad.graph import topological_order
 
@@ -81,6 +81,16 @@ class Value:
         training steps), while gradients of interior nodes are reset and recomputed on every call. Calling
         ``backward()`` twice therefore gives leaf gradients exactly twice as large, not an ever-growing mix.
         """
+        for _node in self.backward_steps():
+            pass
+
+    def backward_steps(self) -> Iterator[Value]:
+        """The walk of ``backward()``, one rule at a time: yields each node just before its rule runs.
+
+        Resuming the generator runs that node's rule (``GRADIENT_RULES[node._op]``) and moves to the next
+        one; exhausting it is exactly ``backward()`` (which is written as this loop). Nodes without a rule
+        (leaves) are not yielded. The studio's stepper drives this, so it shows the engine's own rules.
+        """
         order = topological_order(self)  # iterative: a chain a million nodes deep is fine
         for node in order:
             if node._prev:
@@ -88,6 +98,7 @@ class Value:
         self.grad += 1.0
         for node in reversed(order):
             if node._prev:
+                yield node
                 GRADIENT_RULES[node._op](node)
 
     def _backward(self) -> None:

@@ -1,0 +1,30 @@
+"""Open the ninjagrad studio: a local web app that shows backprop live, in the browser.
+
+Step through backward one gradient rule at a time on an expression you type (or the lecture's), and
+watch the moons MLP learn. It serves on 127.0.0.1 only; the printed URL carries the session's token,
+without which every request is refused. Works offline. Ctrl-C stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "open the studio: step through backward and watch the moons MLP learn, live in the browser"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    parser.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
+
+
+def run(args: argparse.Namespace) -> int:
+    import webbrowser
+
+    from ninjagrad.studio.server import StudioServer
+
+    server = StudioServer(port=args.port)
+    print(f"ninjagrad studio at {server.url}", flush=True)
+    if not args.no_browser:
+        webbrowser.open(server.url)
+    server.run()  # until Ctrl-C, which uvicorn turns into a clean shutdown
+    return 0
