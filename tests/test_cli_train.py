@@ -166,7 +166,10 @@ def test_train_prints_data_losses_and_20_samples_and_writes_three_files(trained)
     start = lines.index("20 samples:")
     samples = lines[start + 1 : start + 21]
     assert len(samples) == 20 and all(line.startswith("  ") for line in samples)
-    assert sorted(p.name for p in out_dir.iterdir()) == ["loss.png", "metrics.json", "model.npz"]
+    from ninjagrad.makemore.diagnostics import PLOT_FILES  # the training diagnostics, beside loss.png
+
+    files = sorted(p.name for p in out_dir.iterdir())
+    assert files == sorted(["loss.png", "metrics.json", "model.npz", *PLOT_FILES])
 
 
 def test_sample_prints_n_names_reproducibly_with_a_seed(trained, capsys):

@@ -271,7 +271,9 @@ def test_an_output_path_that_is_a_file_is_a_user_error(names, tmp_path):
 def test_a_finished_run_writes_model_metrics_and_plot(names, tmp_path):
     result = train(SMALL, names, tmp_path / "run")
     files = sorted(p.name for p in (tmp_path / "run").iterdir())
-    assert files == ["loss.png", "metrics.json", "model.npz"]
+    from ninjagrad.makemore.diagnostics import PLOT_FILES  # the training diagnostics, beside loss.png
+
+    assert files == sorted(["loss.png", "metrics.json", "model.npz", *PLOT_FILES])
 
     checkpoint = load_checkpoint(tmp_path / "run" / "model.npz")
     assert checkpoint.finished and checkpoint.step == SMALL.steps

@@ -15,16 +15,33 @@ HELP = "open the studio: step through backward and watch the moons MLP learn, li
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
+    parser.add_argument(
+        "-i", "--input", metavar="FILE", help="data for the makemore page (default: the bundled names)"
+    )
+    parser.add_argument(
+        "--kata",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="a kata workbook to check beside the graph",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     import webbrowser
 
     from ninjagrad.studio.server import StudioServer
+    from ninjagrad.studio.tensor_kata import AllowedFiles
 
-    server = StudioServer(port=args.port)
-    print(f"ninjagrad studio at {server.url}", flush=True)
+    AllowedFiles.start(args.kata)  # a missing --kata file is an error now, not in the page later
+    if args.input is not None:
+        from ninjagrad.makemore.data import read_items
+
+        read_items(args.input)  # an unreadable -i FILE too
+    server = StudioServer(port=args.port, options={"input": args.input, "kata": args.kata})
+    page = "#tensor" if args.kata else ""
+    print(f"ninjagrad studio at {server.url}{page}", flush=True)
     if not args.no_browser:
-        webbrowser.open(server.url)
+        webbrowser.open(server.url + page)
     server.run()  # until Ctrl-C, which uvicorn turns into a clean shutdown
     return 0

@@ -41,6 +41,7 @@ from ninjagrad.makemore.checkpoint import (
     save_checkpoint,
 )
 from ninjagrad.makemore.data import Dataset, Examples, check_memory
+from ninjagrad.makemore.diagnostics import PLOT_FILES, DiagnosticsRecorder
 from ninjagrad.makemore.fast import TrainStep
 from ninjagrad.makemore.model import (
     ModelConfig,
@@ -58,6 +59,7 @@ BATCH_SCHEME = {"generator": "numpy PCG64 seeded with (seed, 1, chunk)", "chunk_
 EVAL_CHUNK_ROWS = 2048  # examples per pass when evaluating: keeps the peak memory of a full run < 100 MB
 METRICS_FILE, LOSS_PLOT = "metrics.json", "loss.png"
 STAGING = ".replacement"  # the subdirectory in which a --force run trains until it replaces the old run
+DIAGNOSE_EVERY = REPORT_EVERY  # steps between training diagnostics (a multiple of REPORT_EVERY: segment ends)
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,7 @@ def train(
                 shutil.rmtree(where, ignore_errors=True)  # an earlier replacement, killed or abandoned
             where.mkdir(parents=True, exist_ok=True)
             if start is None:
-                for stale in (METRICS_FILE, LOSS_PLOT):  # left beside a model.npz deleted by hand
+                for stale in (METRICS_FILE, LOSS_PLOT, *PLOT_FILES):  # left beside a model.npz deleted by hand
                     (where / stale).unlink(missing_ok=True)
         except OSError as error:
             raise UserError(
@@ -197,6 +199,7 @@ def train(
         log(f"resuming {path} from step {step:,} of {config.steps:,}")
 
     steps_before = step
+    diagnostics = DiagnosticsRecorder(every=DIAGNOSE_EVERY)  # of the steps this call runs
     started = time.perf_counter()
     # NumPy's overflow warnings would point into fast.py; the loop reports a diverging run itself.
     with (
@@ -205,7 +208,7 @@ def train(
         np.errstate(all="ignore"),
         _abandon_replacement_on_failure(where, out),
     ):
-        step = _sgd_loop(config, data.train, train_step, history, step, save, stop, bar)
+        step = _sgd_loop(config, data.train, train_step, history, step, save, stop, bar, diagnostics.observe)
     seconds = time.perf_counter() - started
     if step != steps_before:
         save(step)  # the steps since the last checkpoint are safe before the (interruptible) evaluation
@@ -229,6 +232,7 @@ def train(
         save(step, result.bnmean, result.bnvar)
         _write_metrics(where / METRICS_FILE, result, data)
         _plot(where / LOSS_PLOT, result, data)
+        _plot_diagnostics(where, diagnostics, result)
         if where != out:
             _replace_run(where, out)
             result.checkpoint = checkpoint_path(out)
@@ -243,8 +247,11 @@ def staging_dir(out_dir: str | Path) -> Path:
 def _replace_run(staging: Path, out: Path) -> None:
     """Move a finished replacement's files over the old run's, the model first, then remove ``staging``."""
     try:
-        for name in (FILENAME, METRICS_FILE, LOSS_PLOT):
-            os.replace(staging / name, out / name)  # each one atomic
+        for name in (FILENAME, METRICS_FILE, LOSS_PLOT, *PLOT_FILES):
+            if (staging / name).exists():
+                os.replace(staging / name, out / name)  # each one atomic
+            else:  # not made by the new run: the old run's would mislead
+                (out / name).unlink(missing_ok=True)
         staging.rmdir()
     except OSError as error:
         raise UserError(
@@ -322,6 +329,12 @@ def _plot(path: Path, result: TrainResult, data: Dataset) -> None:
     )
 
 
+def _plot_diagnostics(directory: Path, diagnostics: DiagnosticsRecorder, result: TrainResult) -> None:
+    from ninjagrad.viz.diagnostics import write_diagnostic_plots  # matplotlib only now
+
+    write_diagnostic_plots(directory, diagnostics, result.bnmean, result.bnvar)
+
+
 def _log_plan(log, config: TrainConfig, data: Dataset, model_config: ModelConfig, parameters: int) -> None:
     sizes = " / ".join(f"{name} {len(examples):,}" for name, examples in data.splits().items())
     log(f"data: {data.path} ({sum(data.items.values()):,} items, vocabulary of {data.vocab.size})")
@@ -336,11 +349,12 @@ def _log_plan(log, config: TrainConfig, data: Dataset, model_config: ModelConfig
     )
 
 
-def _sgd_loop(config, examples: Examples, train_step, history, step, save, stop, bar) -> int:
+def _sgd_loop(config, examples: Examples, train_step, history, step, save, stop, bar, observe=None) -> int:
     """Run SGD steps from ``step`` to the end (or to a Ctrl-C); returns the step reached.
 
     The steps go in segments that end at every event: a new chunk of batches, a checkpoint, a progress
-    report, the learning-rate drop. Inside a segment the loop body is only the step itself.
+    report, the learning-rate drop. Inside a segment the loop body is only the step itself. ``observe``, if
+    given, is called after each segment with (step reached, train_step, last batch's Xb and Yb, lr).
     """
     lr_drop = config.steps // 2
     X = Y = None
@@ -360,6 +374,8 @@ def _sgd_loop(config, examples: Examples, train_step, history, step, save, stop,
         for s in range(step, end):
             history[s] = train_step(X[s - first], Y[s - first], lr)
         _check_finite(history, step, end, lr)
+        if observe is not None:
+            observe(end, train_step, X[end - 1 - first], Y[end - 1 - first], lr)
         if end % REPORT_EVERY == 0 or end == config.steps:
             bar.set_postfix(loss=f"{history[max(0, end - REPORT_EVERY) : end].mean():.4f}", refresh=False)
         bar.update(end - step)

@@ -106,7 +106,8 @@ async def _refuse(scope: dict, send: Any, reason: str) -> None:
 class Studio:
     """The sessions of one running studio, made on first use, one per registered session type."""
 
-    def __init__(self) -> None:
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        self.options = dict(options or {})  # from the command line, for the sessions (e.g. input, kata)
         for module in SESSION_MODULES:
             importlib.import_module(module)
         self._sessions: dict[str, Session] = {}
@@ -218,7 +219,9 @@ class StudioServer:
     URL (with its token) is known at once.
     """
 
-    def __init__(self, port: int = 0, token: str | None = None) -> None:
+    def __init__(
+        self, port: int = 0, token: str | None = None, options: dict[str, Any] | None = None
+    ) -> None:
         import uvicorn
 
         if not 0 <= port <= 65535:
@@ -234,7 +237,7 @@ class StudioServer:
                 f"cannot listen on {HOST}:{port} ({error.strerror}); pick another --port"
             ) from None
         self.port = self.socket.getsockname()[1]
-        self.studio = Studio()
+        self.studio = Studio(options)
         app = build_app(self.token, self.port, self.studio)
         config = uvicorn.Config(
             app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1, ws="none"

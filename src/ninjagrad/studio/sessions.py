@@ -30,7 +30,11 @@ MAX_UPDATES_PER_SECOND = 30  # the stream's bound, whatever the training speed
 # Session name -> class; filled by @session_type in the modules listed in SESSION_MODULES.
 SESSION_TYPES: dict[str, type[Session]] = {}
 # Imported by the server so that their @session_type registrations run; a new page adds its module here.
-SESSION_MODULES: tuple[str, ...] = ("ninjagrad.studio.expression", "ninjagrad.studio.moons")
+SESSION_MODULES: tuple[str, ...] = (
+    "ninjagrad.studio.expression",
+    "ninjagrad.studio.moons",
+    "ninjagrad.studio.tensor_sessions",
+)
 
 
 def session_type(name: str) -> Callable[[type[Session]], type[Session]]:
