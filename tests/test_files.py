@@ -56,3 +56,37 @@ def test_an_interrupt_mid_write_leaves_no_temporary_and_propagates(tmp_path, mon
         write_atomically(path, b'{"a": 1}')
     assert path.read_bytes() == b"{}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json"]
+
+
+def test_a_write_removes_the_temporaries_of_dead_writers_only(tmp_path):
+    import subprocess
+    import sys
+
+    from ninjagrad.files import remove_stale_temporaries
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # its pid now names no process
+    dead = [tmp_path / f".model.npz.{child.pid}.{i:08x}.tmp" for i in range(3)]
+    kept = [
+        tmp_path / f".model.npz.{os.getpid()}.00000000.tmp",  # a write in progress (this process)
+        tmp_path / f".other.npz.{child.pid}.00000000.tmp",  # another target's
+        tmp_path / ".model.npz.notapid.tmp",
+    ]
+    for path in (*dead, *kept):
+        path.write_bytes(b"partial")
+    write_atomically(tmp_path / "model.npz", b"whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["model.npz", *(p.name for p in kept)])
+    assert remove_stale_temporaries(tmp_path / "model.npz") == []
+
+
+def test_check_writable_refuses_what_write_atomically_could_not_write_and_writes_nothing(tmp_path):
+    from ninjagrad.files import check_writable
+
+    (tmp_path / "a_file").write_text("in the way")
+    (tmp_path / "a_dir").mkdir()
+    with pytest.raises(UserError, match="a_file' is a file, not a directory"):
+        check_writable(tmp_path / "a_file" / "deeper" / "x.svg")
+    with pytest.raises(UserError, match="it is a directory; name a file"):
+        check_writable(tmp_path / "a_dir")
+    check_writable(tmp_path / "new" / "deeper" / "x.svg")  # missing parents are fine: they get created
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_dir", "a_file"]

@@ -180,3 +180,36 @@ def test_load_dataset_of_a_small_file(tmp_path):
 def test_a_block_size_that_is_not_a_positive_integer_is_a_user_error(block_size):
     with pytest.raises(UserError, match="block_size must be an integer of at least 1"):
         build_examples(["ab", "c"], Vocabulary(".abc"), block_size)
+
+
+@pytest.mark.parametrize("block_size", [3, 16])
+def test_the_examples_memory_estimate_is_within_a_factor_of_two_of_what_building_takes(block_size):
+    import tracemalloc
+
+    from ninjagrad.makemore.data import examples_memory
+
+    items = read_items(bundled_names())
+    vocab = Vocabulary.from_items(items)
+    tracemalloc.start()
+    try:
+        build_examples(items, vocab, block_size)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = examples_memory(items, block_size)
+    assert peak / 2 <= estimate <= 2 * peak, (estimate, peak)
+
+
+def test_a_block_size_too_large_for_the_machine_is_refused_naming_the_flag(monkeypatch):
+    from ninjagrad.makemore import data
+
+    monkeypatch.setattr(data, "physical_memory", lambda: 2**20)
+    with pytest.raises(UserError, match=r"block_size 3 needs about .* GiB .*choose a smaller --block-size"):
+        load_dataset(None, 3)
+
+
+def test_long_lines_are_cut_in_messages():
+    with pytest.raises(UserError) as error:
+        parse_items(b"ann\n" + b"a b" * 1000 + b"\n")
+    message = str(error.value)
+    assert "... (3,000 characters)" in message and len(message) < 300

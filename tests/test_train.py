@@ -385,3 +385,43 @@ def test_ctrl_c_while_the_plot_is_drawn_leaves_no_half_written_file(names, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "model.npz"]
     assert load_checkpoint(tmp_path / "model.npz").finished
     assert json.loads((tmp_path / "metrics.json").read_text())["steps"] == 50
+
+
+# --- force: the old run stays until the new one has finished ------------------------------------------
+
+
+def test_an_interrupted_force_run_keeps_the_old_run_and_resume_finishes_the_replacement(
+    names, tmp_path, monkeypatch, uninterrupted
+):
+    old = TrainConfig(steps=50, n_hidden=8)
+    train(old, names, tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    InterruptAt.calls_before_interrupt = 400
+    monkeypatch.setattr(train_module, "TrainStep", InterruptAt)
+    stopped = train(SMALL, names, tmp_path, force=True)
+    monkeypatch.undo()
+    assert stopped.interrupted and stopped.checkpoint == tmp_path / train_module.STAGING / "model.npz"
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before  # untouched
+    assert load_checkpoint(tmp_path / "model.npz").model_config.n_hidden == 8  # still samples
+
+    resumed = train(SMALL, names, tmp_path, resume=True)  # continues the replacement, not the old run
+    assert resumed.steps_run == SMALL.steps - stopped.step
+    assert_same_params(resumed.params, uninterrupted.params)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loss.png", "metrics.json", "model.npz"]
+    assert load_checkpoint(tmp_path / "model.npz").model_config.n_hidden == SMALL.n_hidden
+    assert json.loads((tmp_path / "metrics.json").read_text())["config"] == resumed.config.__dict__
+
+
+def test_resume_with_the_old_runs_arguments_still_finds_the_old_run_beside_a_replacement(
+    names, tmp_path, monkeypatch
+):
+    old = TrainConfig(steps=50, n_hidden=8)
+    first = train(old, names, tmp_path)
+    InterruptAt.calls_before_interrupt = 100
+    monkeypatch.setattr(train_module, "TrainStep", InterruptAt)
+    assert train(SMALL, names, tmp_path, force=True).interrupted
+    monkeypatch.undo()
+    again = train(old, names, tmp_path, resume=True)  # the staged run is another run: the old one matches
+    assert again.steps_run == 0 and again.losses == first.losses
+    assert (tmp_path / train_module.STAGING / "model.npz").exists()  # the replacement is still there

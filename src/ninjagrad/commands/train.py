@@ -137,7 +137,7 @@ def _kept(saved: Path, out: Path) -> str:
 
 
 def _microseconds() -> str:
-    """ "µs", or "us" where stdout cannot encode µ (PYTHONIOENCODING=ascii, an old Windows console)."""
+    """The unit µs, spelt "us" where stdout cannot encode µ (PYTHONIOENCODING=ascii, old consoles)."""
     try:
         "µ".encode(sys.stdout.encoding or "ascii")
     except (UnicodeEncodeError, LookupError):

@@ -113,7 +113,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise UserError(
             f"{path} is not a readable checkpoint ({error}); it may be truncated or not a ninjagrad "
-            "model: train again, or point -o at the directory of a complete run"
+            "model: train again, or point at the model.npz of a complete run"
         ) from None
 
     checkpoint = Checkpoint(

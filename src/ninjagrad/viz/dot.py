@@ -38,9 +38,9 @@ SAVE_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot"}  # f
 # Picture suffixes that ``Drawing.save`` refuses rather than filling the file with DOT text.
 OTHER_PICTURES = (".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".eps", ".ps")
 INSTALL_DOT = (
-    "graphviz's `dot` program was not found on PATH; install it with `apt-get install graphviz` (Debian, "
-    "Ubuntu), `brew install graphviz` (macOS) or `conda install -c conda-forge graphviz`, or save as .dot "
-    "(needs no `dot`)"
+    "graphviz's `dot` program was not found on PATH; install it with `sudo apt-get install graphviz` "
+    "(Debian, Ubuntu; `make test` does this itself when it runs as root), `brew install graphviz` (macOS) "
+    "or `conda install -c conda-forge graphviz`, or save as .dot (DOT source, needs no `dot`)"
 )
 # Drawn beside an op whose inputs backward() has freed (tensor graphs only).
 FREED_NOTE = "inputs freed by backward()\\nuse backward(retain_graph=True)\\nto draw them"
