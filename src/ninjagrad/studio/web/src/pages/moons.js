@@ -88,8 +88,8 @@ function mount(panel, studio) {
     const image = cx.createImageData(n, n);
     for (let row = 0; row < n; row++) {
       for (let col = 0; col < n; col++) {
-        const s = b.scores[row * n + col] ?? 0;
-        const t = Math.min(1, Math.abs(s)) * 0.55 + 0.15; // how sure: paler near the boundary
+        const s = b.levels[row * n + col] / 100; // the score, clipped to [-1, 1]
+        const t = Math.abs(s) * 0.55 + 0.15; // how sure: paler near the boundary
         const c = s > 0 ? BLUE : RED;
         const at = ((n - 1 - row) * n + col) * 4; // row 0 is the bottom
         image.data[at] = 255 - (255 - c[0]) * t;
