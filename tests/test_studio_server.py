@@ -184,3 +184,20 @@ def test_training_runs_off_the_request_path(server):
         assert steps[-1] > steps[0]
     finally:
         request(server, "POST", "/api/moons/pause", body=b"{}")
+
+
+def test_notebook_show_is_an_iframe_of_a_running_studio():
+    pytest.importorskip("IPython", reason="the notebook call needs IPython")
+    import ninjagrad.studio
+
+    frame = ninjagrad.studio.show()
+    running = ninjagrad.studio.start()  # the same server, not a second one
+    try:
+        assert frame.src == running.url
+        parts = urlsplit(running.url)
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        connection.request("GET", f"/?{parts.query}")
+        assert connection.getresponse().status == 200
+        assert ninjagrad.studio.show().src == running.url
+    finally:
+        running.stop()
