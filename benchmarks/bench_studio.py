@@ -168,6 +168,8 @@ def main() -> None:
                 ("rc", "ratio, CPU (goal >= 0.8)", 2),
             ):
                 print(f"  {title:32s} {' '.join(f'{v:6.{digits}f}' for v in rows[key])}")
+            parts = page.evaluate("window.ninjagradStudio.moonsParts")
+            print("  last update, ms by part: " + ", ".join(f"{k} {v:.1f}" for k, v in parts.items()))
             renders.sort()
             print(
                 f"page update render ms over {len(renders)} updates (last round): median "

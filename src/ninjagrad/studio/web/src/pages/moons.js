@@ -2,7 +2,7 @@
 // snapshots: decision boundary with the points, loss and accuracy curves, the network's weights.
 import { send } from "../lib/api.js";
 import { lineChart } from "../lib/chart.js";
-import { el, fmt } from "../lib/dom.js";
+import { el, fmt, stats } from "../lib/dom.js";
 
 const SESSION = "moons";
 const SIZE = 360; // boundary picture, CSS pixels
@@ -196,11 +196,16 @@ function mount(panel, studio) {
       seed.value = String(c.seed);
       panel.dataset.config = configText;
     }
+    const t0 = performance.now();
     drawBoundary(state.boundary);
+    const t1 = performance.now();
     drawPoints(state.boundary, state.points);
+    const t2 = performance.now();
     drawNetwork(state.network);
+    const t3 = performance.now();
     lossChart.set(state.curves.loss);
     accChart.set(state.curves.accuracy);
+    stats.moonsParts = { boundary: t1 - t0, points: t2 - t1, network: t3 - t2, charts: performance.now() - t3 };
   }
 
   return { update };
