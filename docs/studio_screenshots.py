@@ -12,8 +12,14 @@ from playwright.sync_api import sync_playwright
 from ninjagrad.studio.server import StudioServer
 
 OUT = Path(__file__).parent / "img"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def main() -> None:
@@ -29,7 +35,8 @@ def main() -> None:
             for k in range(1, 5):
                 page.click("#expr-step")
                 page.wait_for_function(
-                    "k => document.querySelector('#stepper-progress').textContent.startsWith(k + ' of')", arg=k
+                    "k => document.querySelector('#stepper-progress').textContent.startsWith(k + ' of')",
+                    arg=k,
                 )
             page.wait_for_timeout(500)
             page.screenshot(path=OUT / "studio_expression.png", full_page=True)
@@ -56,9 +63,13 @@ def main() -> None:
                 page.click("#moons-one-step")
             page.wait_for_function("() => document.querySelector('#moons-step').textContent === '20'")
             page.click("#moons-points circle[data-index='8']", force=True)
-            page.wait_for_function("() => document.querySelector('#expr-title').textContent === 'loss of point 8'")
+            page.wait_for_function(
+                "() => document.querySelector('#expr-title').textContent === 'loss of point 8'"
+            )
             page.click("#expr-backward-all")
-            page.wait_for_function("() => document.querySelector('#stepper-progress').textContent.includes('done')")
+            page.wait_for_function(
+                "() => document.querySelector('#stepper-progress').textContent.includes('done')"
+            )
             page.wait_for_timeout(800)
             page.screenshot(path=OUT / "studio_point_graph.png", full_page=True)
             browser.close()
