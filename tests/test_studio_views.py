@@ -325,3 +325,24 @@ def test_curve_view_thins_long_runs():
     assert len(view["steps"]) <= 500
     assert view["steps"][0] == 0 and view["steps"][-1] == 9_999
     assert view["values"][-1] == 9_999.0
+
+
+@pytest.mark.parametrize("value", [None, [1], {"a": 1}, "x", 1e308, -1, True, float("nan")])
+def test_every_command_answers_any_json_value_with_a_user_error_or_success(value):
+    """Whatever the page sends as an argument, a command succeeds or raises UserError, never a crash."""
+    import inspect
+
+    studio = Studio()
+    try:
+        for name in ("expression", "moons"):
+            session = studio.session(name)
+            for command in session.commands():
+                for parameter in list(inspect.signature(getattr(type(session), command)).parameters)[1:]:
+                    try:
+                        session.handle(command, {parameter: value})
+                    except UserError:
+                        pass
+            if name == "moons":
+                session.handle("pause", {})
+    finally:
+        studio.close()
