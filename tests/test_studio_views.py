@@ -247,7 +247,7 @@ def test_moons_snapshot_and_steps(moons):
     assert first["network"]["parameters"] == 337
     assert first["network"]["widths"] == [2, 16, 16, 1]
     assert len(first["points"]["x"]) == 100
-    assert len(first["boundary"]["scores"]) == first["boundary"]["resolution"] ** 2
+    assert len(first["boundary"]["levels"]) == first["boundary"]["resolution"] ** 2
     for _ in range(5):
         moons.handle("one_step", {})
     after = state(moons)
@@ -258,7 +258,11 @@ def test_moons_snapshot_and_steps(moons):
     n = b["resolution"]
     x = b["x_min"] + 0.5 * (b["x_max"] - b["x_min"]) / n
     y = b["y_min"] + 0.5 * (b["y_max"] - b["y_min"]) / n
-    assert b["scores"][0] == pytest.approx(numpy_scores(moons.model, np.array([[x, y]]))[0], abs=1e-3)
+    score = numpy_scores(moons.model, np.array([[x, y]]))[0]
+    assert b["levels"][0] == round(100 * min(1.0, max(-1.0, score)))
+    assert set(b["levels"]) & {-100, 100} and min(b["levels"]) < 0 < max(
+        b["levels"]
+    )  # both classes, saturated
 
 
 @pytest.mark.parametrize(
@@ -321,3 +325,24 @@ def test_curve_view_thins_long_runs():
     assert len(view["steps"]) <= 500
     assert view["steps"][0] == 0 and view["steps"][-1] == 9_999
     assert view["values"][-1] == 9_999.0
+
+
+@pytest.mark.parametrize("value", [None, [1], {"a": 1}, "x", 1e308, -1, True, float("nan")])
+def test_every_command_answers_any_json_value_with_a_user_error_or_success(value):
+    """Whatever the page sends as an argument, a command succeeds or raises UserError, never a crash."""
+    import inspect
+
+    studio = Studio()
+    try:
+        for name in ("expression", "moons"):
+            session = studio.session(name)
+            for command in session.commands():
+                for parameter in list(inspect.signature(getattr(type(session), command)).parameters)[1:]:
+                    try:
+                        session.handle(command, {parameter: value})
+                    except UserError:
+                        pass
+            if name == "moons":
+                session.handle("pause", {})
+    finally:
+        studio.close()

@@ -262,7 +262,7 @@ class ExpressionSession(Session):
 
     @command
     def example(self, name: str) -> None:
-        if name not in EXAMPLES:
+        if not isinstance(name, str) or name not in EXAMPLES:
             raise UserError(f"no example {name!r}; choose one of {', '.join(EXAMPLES)}")
         self._load_program(EXAMPLES[name], name)
 
@@ -318,7 +318,7 @@ class ExpressionSession(Session):
     @command
     def nudge(self, name: str, h: float = 0.001) -> None:
         """(f(x+h) - f(x)) / h for input ``name``, beside its grad; the graph shown is not changed."""
-        if name not in self.inputs:
+        if not isinstance(name, str) or name not in self.inputs:
             raise UserError(f"no input {name!r}; inputs are {', '.join(self.inputs) or 'none'}")
         if not isinstance(h, (int, float)) or isinstance(h, bool) or not math.isfinite(h) or h == 0:
             raise UserError(f"h must be a finite non-zero number, got {h!r}")

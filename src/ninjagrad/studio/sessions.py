@@ -16,6 +16,7 @@ use, and routes ``/api/<name>/...`` to it (see docs/studio.md).
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import threading
@@ -90,11 +91,13 @@ class Session:
             raise UserError(f"a command's arguments are a JSON object, got {type(args).__name__}")
         with self.lock:
             try:
-                getattr(self, name)(**args)
+                inspect.signature(method).bind(self, **args)  # the names only; a bug inside stays a bug
             except TypeError as error:  # wrong or missing argument names from the page
                 self.message = f"{name}: bad arguments {sorted(args)} ({error})"
                 self.publish()
                 raise UserError(self.message) from None
+            try:
+                getattr(self, name)(**args)
             except UserError as error:
                 self.message = str(error)
                 self.publish()

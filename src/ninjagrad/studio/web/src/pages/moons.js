@@ -2,7 +2,7 @@
 // snapshots: decision boundary with the points, loss and accuracy curves, the network's weights.
 import { send } from "../lib/api.js";
 import { lineChart } from "../lib/chart.js";
-import { el, fmt } from "../lib/dom.js";
+import { el, fmt, stats } from "../lib/dom.js";
 
 const SESSION = "moons";
 const SIZE = 360; // boundary picture, CSS pixels
@@ -88,8 +88,8 @@ function mount(panel, studio) {
     const image = cx.createImageData(n, n);
     for (let row = 0; row < n; row++) {
       for (let col = 0; col < n; col++) {
-        const s = b.scores[row * n + col] ?? 0;
-        const t = Math.min(1, Math.abs(s)) * 0.55 + 0.15; // how sure: paler near the boundary
+        const s = b.levels[row * n + col] / 100; // the score, clipped to [-1, 1]
+        const t = Math.abs(s) * 0.55 + 0.15; // how sure: paler near the boundary
         const c = s > 0 ? BLUE : RED;
         const at = ((n - 1 - row) * n + col) * 4; // row 0 is the bottom
         image.data[at] = 255 - (255 - c[0]) * t;
@@ -128,12 +128,16 @@ function mount(panel, studio) {
     p.x.forEach((x, i) => {
       const [px, py] = toPixel(b, x, p.y[i]);
       const c = circles[i];
+      const cls = `${p.label[i] > 0 ? "pos" : "neg"} ${p.correct[i] ? "right" : "wrong"}`;
+      const text = `point ${i}: (${fmt(x, 2)}, ${fmt(p.y[i], 2)}), label ${p.label[i] > 0 ? "+1" : "-1"}, score ${fmt(p.score[i], 3)}${p.correct[i] ? "" : " (wrong side)"}`;
+      if (c.dataset.text === text && c.dataset.cls === cls) return; // unchanged: no DOM writes
       c.setAttribute("cx", px.toFixed(1));
       c.setAttribute("cy", py.toFixed(1));
-      c.setAttribute("class", `${p.label[i] > 0 ? "pos" : "neg"} ${p.correct[i] ? "right" : "wrong"}`);
-      const text = `point ${i}: (${fmt(x, 2)}, ${fmt(p.y[i], 2)}), label ${p.label[i] > 0 ? "+1" : "-1"}, score ${fmt(p.score[i], 3)}${p.correct[i] ? "" : " (wrong side)"}`;
-      if (c.firstChild.textContent !== text) c.firstChild.textContent = text;
+      c.setAttribute("class", cls);
+      c.firstChild.textContent = text;
       c.setAttribute("aria-label", text);
+      c.dataset.text = text;
+      c.dataset.cls = cls;
     });
   }
 
@@ -149,19 +153,25 @@ function mount(panel, studio) {
     const grad = byGrad.checked;
     let biggest = 1e-12;
     for (const layer of net.layers) for (const row of grad ? layer.weight_grads : layer.weights) for (const v of row) biggest = Math.max(biggest, Math.abs(v ?? 0));
+    // Edges in 2 signs x 8 width buckets: 16 strokes per draw instead of one per edge.
+    const BUCKETS = 8;
+    const paths = Array.from({ length: 2 * BUCKETS }, () => new Path2D());
     net.layers.forEach((layer, l) => {
       const values = grad ? layer.weight_grads : layer.weights;
       values.forEach((row, j) =>
         row.forEach((v, i) => {
           const value = v ?? 0;
-          g.strokeStyle = value >= 0 ? "rgba(36,85,179,0.75)" : "rgba(192,57,43,0.75)";
-          g.lineWidth = 0.2 + 3 * Math.abs(value) / biggest;
-          g.beginPath();
-          g.moveTo(...pos[l][i]);
-          g.lineTo(...pos[l + 1][j]);
-          g.stroke();
+          const bucket = Math.min(BUCKETS - 1, Math.floor((Math.abs(value) / biggest) * BUCKETS));
+          const path = paths[(value >= 0 ? 0 : BUCKETS) + bucket];
+          path.moveTo(...pos[l][i]);
+          path.lineTo(...pos[l + 1][j]);
         }),
       );
+    });
+    paths.forEach((path, k) => {
+      g.strokeStyle = k < BUCKETS ? "rgba(36,85,179,0.75)" : "rgba(192,57,43,0.75)";
+      g.lineWidth = 0.2 + (3 * ((k % BUCKETS) + 0.5)) / BUCKETS;
+      g.stroke(path);
     });
     g.fillStyle = "#333";
     for (const column of pos) for (const [x, y] of column) { g.beginPath(); g.arc(x, y, 3.5, 0, 2 * Math.PI); g.fill(); }
@@ -186,11 +196,16 @@ function mount(panel, studio) {
       seed.value = String(c.seed);
       panel.dataset.config = configText;
     }
+    const t0 = performance.now();
     drawBoundary(state.boundary);
+    const t1 = performance.now();
     drawPoints(state.boundary, state.points);
+    const t2 = performance.now();
     drawNetwork(state.network);
+    const t3 = performance.now();
     lossChart.set(state.curves.loss);
     accChart.set(state.curves.accuracy);
+    stats.moonsParts = { boundary: t1 - t0, points: t2 - t1, network: t3 - t2, charts: performance.now() - t3 };
   }
 
   return { update };
