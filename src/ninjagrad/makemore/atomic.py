@@ -248,7 +248,7 @@ def ninjagrad_backend() -> AutogradBackend:
         name="ninjagrad",
         parameter=lambda array: Tensor(array, requires_grad=True, dtype=array.dtype),
         indices=np.asarray,
-        gradient=lambda tensor: tensor.grad,
+        gradient=lambda tensor: tensor.grad.numpy(),
     )
 
 

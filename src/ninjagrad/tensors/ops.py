@@ -258,14 +258,33 @@ def abs_backward(saved, dout):
 
 @forward("relu")
 def relu(x):
-    return np.maximum(x, 0), (x,)
+    y = np.maximum(x, 0)
+    return y, (y,)
 
 
 @backward("relu")
 def relu_backward(saved, dout):
-    """dx = dout * (x > 0): the gradient passes where the unit was active (0 at x = 0, as PyTorch)."""
-    (x,) = saved
-    return (dout * (x > 0),)
+    """dx = dout where the unit was active (y > 0), exactly 0 elsewhere (0 at x = 0, and a NaN arriving
+    from upstream stays out of inactive units, as in PyTorch's ``threshold_backward``)."""
+    (y,) = saved
+    return (np.where(y <= 0, 0, dout),)
+
+
+@forward("clamp")
+def clamp(x, low, high):
+    return np.clip(x, low, high), (x, low, high)
+
+
+@backward("clamp")
+def clamp_backward(saved, dout):
+    """dx = dout where low <= x <= high, exactly 0 elsewhere (as PyTorch)."""
+    x, low, high = saved
+    inside = np.ones(x.shape, dtype=bool)
+    if low is not None:
+        inside &= x >= low
+    if high is not None:
+        inside &= x <= high
+    return (np.where(inside, dout, 0),)
 
 
 @forward("sigmoid")
@@ -293,6 +312,47 @@ def cast_backward(saved, dout):
     """dx = dout, converted back to the input's dtype."""
     (dtype,) = saved
     return (dout.astype(dtype),)
+
+
+@forward("clone")
+def clone(x):
+    return x.copy(), ()
+
+
+@backward("clone")
+def clone_backward(saved, dout):
+    """dx = dout."""
+    return (dout,)
+
+
+@forward("masked_fill")
+def masked_fill(x, mask, value):
+    return np.where(mask, np.asarray(value, dtype=x.dtype), x), (mask,)
+
+
+@backward("masked_fill")
+def masked_fill_backward(saved, dout):
+    """dx = dout where the mask is False, 0 where the value was written."""
+    (mask,) = saved
+    return (np.where(mask, 0, dout),)
+
+
+@forward("where")
+def where(a, b, condition):
+    try:
+        return np.where(condition, a, b), (condition, a.shape, b.shape)
+    except ValueError:
+        raise ValueError(
+            f"where: condition {condition.shape}, input {a.shape} and other {b.shape} cannot be broadcast "
+            f"together"
+        ) from None
+
+
+@backward("where")
+def where_backward(saved, dout):
+    """da = dout where the condition holds, db = dout where it does not (each summed back to shape)."""
+    condition, a_shape, b_shape = saved
+    return unbroadcast(np.where(condition, dout, 0), a_shape), unbroadcast(np.where(condition, 0, dout), b_shape)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -363,8 +423,9 @@ def mean_backward(saved, dout):
 def var(x, dim, keepdim, correction):
     n = reduced_size(x.shape, dim)
     centered = x - x.sum(axis=dim, keepdims=True) / n
-    # With n - correction <= 0 this is 0/0 = NaN, and NumPy warns, as PyTorch does.
-    y = (centered**2).sum(axis=dim, keepdims=keepdim) / (n - correction)
+    # Too few numbers (n - correction <= 0, or an empty tensor) divide by 0: NaN, and NumPy warns, as
+    # PyTorch does.
+    y = (centered**2).sum(axis=dim, keepdims=keepdim) / max(n - correction, 0)
     return y, (centered, dim, keepdim, n - correction)
 
 
@@ -376,6 +437,23 @@ def var_backward(saved, dout):
         dout = np.expand_dims(dout, dim)  # broadcasting against `centered` then copies it along dim
     scale = 2 / dof if dof > 0 else math.inf  # too few numbers: 0 * inf gives NaN, as in PyTorch
     return (scale * dout * centered,)
+
+
+@forward("std")
+def std(x, dim, keepdim, correction):
+    variance, (centered, dim, keepdim, dof) = var(x, dim, keepdim, correction)
+    y = np.sqrt(variance)
+    return y, (centered, dim, keepdim, dof, y)
+
+
+@backward("std")
+def std_backward(saved, dout):
+    """y = sqrt(var): dvar = dout / (2 y), then var's rule; dvar = 0 where y = 0 (a constant input has a
+    zero gradient, as in PyTorch, where 1 / (2 * 0) would give NaN)."""
+    centered, dim, keepdim, dof, y = saved
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dvar = np.where(y == 0, 0, dout / (2 * y))
+    return var_backward((centered, dim, keepdim, dof), dvar)
 
 
 @forward("max")
@@ -397,6 +475,10 @@ def max_backward(saved, dout):
     return (dx,)
 
 
+FORWARD["min"] = max_  # the values at the argmin: the same selection, the same gradient rule
+BACKWARD["min"] = max_backward
+
+
 @forward("max_all")
 def max_all(x):
     y = x.max()
@@ -406,10 +488,20 @@ def max_all(x):
 @backward("max_all")
 def max_all_backward(saved, dout):
     """The maximum of all elements: dout is shared evenly among the elements equal to it (as PyTorch's
-    ``max()`` with no ``dim``; the maximum is NaN if any element is, and then the NaNs share it)."""
+    ``max()`` with no ``dim``; the maximum is NaN if any element is, and then the NaNs share it). The
+    others get exactly 0, even when dout is NaN."""
     x, y = saved
     winners = np.isnan(x) if np.isnan(y) else x == y
-    return (winners * (dout / np.count_nonzero(winners)),)
+    return (np.where(winners, dout / np.count_nonzero(winners), 0),)
+
+
+@forward("min_all")
+def min_all(x):
+    y = x.min()
+    return y, (x, y)
+
+
+BACKWARD["min_all"] = max_all_backward  # shared evenly among the elements equal to the minimum
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -467,3 +559,60 @@ def getitem_backward(saved, dout):
     else:
         dx[index] = dout
     return (dx,)
+
+
+@forward("expand")
+def expand(x, shape):
+    return np.broadcast_to(x, shape), (x.shape,)
+
+
+@backward("expand")
+def expand_backward(saved, dout):
+    """dx = dout summed over the dims that were expanded (broadcasting's rule)."""
+    (shape,) = saved
+    return (unbroadcast(dout, shape),)
+
+
+@forward("repeat")
+def repeat(x, reps):
+    return np.tile(x, reps), (x.shape, reps)
+
+
+@backward("repeat")
+def repeat_backward(saved, dout):
+    """Each dim of the result is (copy, element) = (reps[i], size[i]): dx sums dout over the copies."""
+    shape, reps = saved
+    padded = (1,) * (len(reps) - len(shape)) + shape
+    interleaved = [n for pair in zip(reps, padded, strict=True) for n in pair]  # (r0, s0, r1, s1, ...)
+    return (dout.reshape(interleaved).sum(axis=tuple(range(0, len(interleaved), 2))).reshape(shape),)
+
+
+@forward("cat")
+def cat(*arrays, dim):
+    try:
+        return np.concatenate(arrays, axis=dim), ([a.shape[dim] for a in arrays], dim)
+    except ValueError:
+        shapes = ", ".join(str(a.shape) for a in arrays)
+        raise ValueError(
+            f"cat: shapes {shapes} must be equal except in dim {dim}, the dim they are joined along"
+        ) from None
+
+
+@backward("cat")
+def cat_backward(saved, dout):
+    """Each input gets its own slice of dout along dim."""
+    sizes, dim = saved
+    return tuple(np.split(dout, np.cumsum(sizes)[:-1], axis=dim))
+
+
+@forward("tril")
+def tril(x, diagonal):
+    return np.tril(x, diagonal), (diagonal,)
+
+
+@backward("tril")
+def tril_backward(saved, dout):
+    """dx = tril(dout): the elements above the diagonal were zeroed, so they get no gradient."""
+    (diagonal,) = saved
+    return (np.tril(dout, diagonal),)
+
