@@ -18,8 +18,8 @@ The makemore model and its hand-written backward pass live in ``ninjagrad.makemo
 from ninjagrad.check import compare, gradcheck
 from ninjagrad.scalar import Value
 from ninjagrad.tensors import Tensor, is_grad_enabled, no_grad
+from ninjagrad.tensors.api import abs as abs  # noqa: A004 (torch.abs)
 from ninjagrad.tensors.api import (
-    abs,
     arange,
     cat,
     exp,
@@ -42,7 +42,7 @@ from ninjagrad.tensors.api import (
     zeros,
     zeros_like,
 )
-from ninjagrad.tensors.dtypes import bool_ as bool  # noqa: A004 (torch.bool)
+from ninjagrad.tensors.dtypes import bool_ as bool  # noqa: A004, F401 (torch.bool)
 from ninjagrad.tensors.dtypes import float32, float64, int32, int64
 from ninjagrad.tensors.random import Generator, manual_seed, multinomial, rand, randint, randn
 from ninjagrad.viz import draw_dot

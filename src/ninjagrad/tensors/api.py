@@ -193,7 +193,9 @@ def histogram(
     (float, as PyTorch requires); no gradient."""
     data = np.asarray(input.data if isinstance(input, Tensor) else input)
     if data.dtype.kind != "f":
-        raise TypeError(f"histogram needs a floating-point tensor (as PyTorch), got {data.dtype}; use .float()")
+        raise TypeError(
+            f"histogram needs a floating-point tensor (as PyTorch), got {data.dtype}; use .float()"
+        )
     if isinstance(bins, Tensor):
         bins = bins.data
     weights = None if weight is None else np.asarray(weight.data if isinstance(weight, Tensor) else weight)

@@ -315,10 +315,8 @@ def _reduce(losses: Tensor, reduction: str, function: str) -> Tensor:
 
 
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """The mean (or sum) of the squared differences (input - target)**2."""
+    """The mean (or sum) of the squared differences (input - target)**2 (broadcast, as PyTorch)."""
     _check_tensor(input, "mse_loss")
-    if isinstance(target, Tensor) and target.shape != input.shape:
-        raise ValueError(f"mse_loss: input shape {input.shape} != target shape {target.shape}")
     return _reduce((input - target) ** 2, reduction, "mse_loss")
 
 

@@ -352,7 +352,9 @@ def where(a, b, condition):
 def where_backward(saved, dout):
     """da = dout where the condition holds, db = dout where it does not (each summed back to shape)."""
     condition, a_shape, b_shape = saved
-    return unbroadcast(np.where(condition, dout, 0), a_shape), unbroadcast(np.where(condition, 0, dout), b_shape)
+    return unbroadcast(np.where(condition, dout, 0), a_shape), unbroadcast(
+        np.where(condition, 0, dout), b_shape
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -362,6 +364,8 @@ def where_backward(saved, dout):
 @forward("matmul")
 def matmul(a, b):
     try:
+        if a.ndim > 2 and b.ndim == 2 and a.shape[-1] == b.shape[0]:  # (B, T, C) @ (C, H): one product
+            return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[1:]), (a, b)
         return a @ b, (a, b)
     except ValueError:
         inner_a = a.shape[-1] if a.ndim else None
@@ -382,6 +386,10 @@ def matmul_backward(saved, dout):
     a, b = saved
     if a.ndim == 2 and b.ndim == 2:  # the common case, in its textbook form
         return dout @ b.T, a.T @ dout
+    if a.ndim > 2 and b.ndim == 2:  # (B, T, C) @ (C, H): the batch dims are rows of one matrix product
+        a2 = a.reshape(-1, a.shape[-1])  # (B*T, C)
+        dout2 = dout.reshape(-1, b.shape[1])  # (B*T, H)
+        return (dout2 @ b.T).reshape(a.shape), a2.T @ dout2
     a2 = a[np.newaxis, :] if a.ndim == 1 else a  # (1, k) row
     b2 = b[:, np.newaxis] if b.ndim == 1 else b  # (k, 1) column
     dout2 = np.reshape(dout, np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1]))
@@ -615,4 +623,3 @@ def tril_backward(saved, dout):
     """dx = tril(dout): the elements above the diagonal were zeroed, so they get no gradient."""
     (diagonal,) = saved
     return (np.tril(dout, diagonal),)
-

@@ -1,5 +1,5 @@
-"""Random tensors with PyTorch's signatures: ``Generator().manual_seed(s)``, ``manual_seed``, ``randn``, ``rand``,
-``randint``, ``multinomial``, each taking ``generator=``.
+"""Random tensors with PyTorch's signatures: ``Generator().manual_seed(s)``, ``manual_seed``, ``randn``,
+``rand``, ``randint``, ``multinomial``, each taking ``generator=``.
 
 The numbers come from NumPy (``np.random.default_rng(seed)``, PCG64), so a seed gives the same numbers on
 every run and machine, but NOT the numbers PyTorch gives for that seed: PyTorch's generator (a Mersenne
@@ -112,7 +112,9 @@ def multinomial(
         )
     rng = _rng(generator)
     draws = np.stack(
-        [rng.choice(rows.shape[1], size=num_samples, replace=replacement, p=row / total)
-         for row, total in zip(rows, totals, strict=True)]
+        [
+            rng.choice(rows.shape[1], size=num_samples, replace=replacement, p=row / total)
+            for row, total in zip(rows, totals, strict=True)
+        ]
     )
     return _leaf(draws.reshape(weights.shape[:-1] + (num_samples,)).astype(np.int64))

@@ -690,7 +690,9 @@ class Tensor:
         if mask.dtype != np.bool_:
             raise TypeError(f"masked_fill needs a bool mask, got {mask.dtype}; compare first (t == 0)")
         if np.broadcast_shapes(mask.shape, self.shape) != self.shape:
-            raise ValueError(f"masked_fill: mask of shape {mask.shape} does not fit tensor shape {self.shape}")
+            raise ValueError(
+                f"masked_fill: mask of shape {mask.shape} does not fit tensor shape {self.shape}"
+            )
         value = value.item() if isinstance(value, Tensor) else value
         return apply_op("masked_fill", (self,), mask=mask, value=value)
 
@@ -849,8 +851,10 @@ class Tensor:
     def unsqueeze(self, dim: int) -> Tensor:
         """A new dim of size 1 at position ``dim`` (-1: last)."""
         if not -self.ndim - 1 <= dim <= self.ndim:
-            raise IndexError(f"unsqueeze dim {dim} is out of range for {self.ndim} dims (use -{self.ndim + 1}"
-                             f"..{self.ndim})")
+            raise IndexError(
+                f"unsqueeze dim {dim} is out of range for {self.ndim} dims (use -{self.ndim + 1}"
+                f"..{self.ndim})"
+            )
         dim = dim % (self.ndim + 1)
         return self.view(self.shape[:dim] + (1,) + self.shape[dim:])
 
@@ -874,8 +878,10 @@ class Tensor:
             self.shape[i - lead] if size == -1 and i >= lead else int(size) for i, size in enumerate(sizes)
         )
         try:
-            np.broadcast_shapes(self.shape, shape)
+            fits = np.broadcast_shapes(self.shape, shape) == shape
         except ValueError:
+            fits = False
+        if not fits:
             raise ValueError(f"expand: cannot expand shape {self.shape} to {shape}; only size-1 dims grow")
         return apply_op("expand", (self,), shape=shape)
 
@@ -941,8 +947,8 @@ def _check_floating(t: Tensor, op: str) -> None:
 def _check_same_dtype(op: str, a: Tensor, b: Tensor) -> None:
     if a.data.dtype != b.data.dtype:
         raise TypeError(
-            f"{op} needs both operands of one dtype (as in PyTorch), got {a.dtype} and {b.dtype}; convert one "
-            f"(.float(), .double())"
+            f"{op} needs both operands of one dtype (as in PyTorch), got {a.dtype} and {b.dtype}; convert "
+            f"one (.float(), .double())"
         )
 
 
