@@ -88,7 +88,7 @@ UNARY = [
     ("pow", named("cube", lambda F, x: x**3), "any"),
     ("pow", named("rsqrt", lambda F, x: (x + 1e-5) ** -0.5), "positive"),
     ("pow", named("sqrt", lambda F, x: x**0.5), "positive"),
-    ("pow", named("sqrt_method", lambda F, x: x.sqrt()), "positive"),
+    ("sqrt", named("sqrt_method", lambda F, x: x.sqrt()), "positive"),
     ("pow", named("reciprocal", lambda F, x: x**-1), "nonzero"),
     ("pow_tensor", named("two_to_the_x", lambda F, x: 2.0**x), "any"),
     ("add", named("plus_number", lambda F, x: x + 1.5), "any"),
@@ -114,7 +114,7 @@ UNARY = [
     ("sigmoid", named("F_sigmoid", lambda F, x: F.sigmoid(x)), "any"),
     ("exp", named("top_level_exp", lambda F, x: top(F).exp(x)), "any"),
     ("log", named("top_level_log", lambda F, x: top(F).log(x)), "positive"),
-    ("pow", named("top_level_sqrt", lambda F, x: top(F).sqrt(x)), "positive"),
+    ("sqrt", named("top_level_sqrt", lambda F, x: top(F).sqrt(x)), "positive"),
     ("tanh", named("top_level_tanh", lambda F, x: top(F).tanh(x)), "any"),
 ]
 

@@ -39,6 +39,8 @@ def _check_tensor(input: Any, function: str) -> None:
 
 @forward("softmax")
 def _softmax(x, dim):
+    if x.size == 0:  # nothing to normalise (PyTorch returns the empty tensor)
+        return x.copy(), (x.copy(), dim)
     counts = np.exp(x - x.max(axis=dim, keepdims=True))
     y = counts / counts.sum(axis=dim, keepdims=True)
     return y, (y, dim)
@@ -59,6 +61,8 @@ def softmax(input: Tensor, dim: int) -> Tensor:
 
 @forward("log_softmax")
 def _log_softmax(x, dim):
+    if x.size == 0:
+        return x.copy(), (x.copy(), dim)
     shifted = x - x.max(axis=dim, keepdims=True)
     y = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
     return y, (y, dim)

@@ -143,9 +143,10 @@ def div(a, b):
 
 @backward("div")
 def div_backward(saved, dout):
-    """da = dout / b, db = -dout * a / b**2."""
+    """da = dout / b, db = -dout * ((a / b) / b): PyTorch's form, which stays finite where b**2 would
+    underflow (x / x at x = 1e-30)."""
     a, b = saved
-    return unbroadcast(dout / b, a.shape), unbroadcast(-dout * a / b**2, b.shape)
+    return unbroadcast(dout / b, a.shape), unbroadcast(-dout * ((a / b) / b), b.shape)
 
 
 @forward("neg")
@@ -197,12 +198,25 @@ def pow_tensor_backward(saved, dout):
     x, p, y = saved
     with np.errstate(divide="ignore", invalid="ignore"):  # 0**-1 and log(x <= 0): masked or honest NaN
         dx = np.where(p == 0, 0.0, dout * (p * x ** (p - 1)))
-        dp = np.where((x == 0) & (p >= 0), 0.0, dout * y * np.log(x))
+        dp = dout * np.where((x == 0) & (p >= 0), 0.0, y * np.log(x))  # a NaN dout stays NaN, as PyTorch
     return unbroadcast(dx, x.shape), unbroadcast(dp, p.shape)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Elementwise functions. Those whose derivative is simplest in terms of the output y save y, not x.
+
+
+@forward("sqrt")
+def sqrt(x):
+    y = np.sqrt(x)
+    return y, (y,)
+
+
+@backward("sqrt")
+def sqrt_backward(saved, dout):
+    """dx = dout / (2 y), PyTorch's form (so sqrt(-0) = -0 has the gradient -inf there too)."""
+    (y,) = saved
+    return (dout / (2 * y),)
 
 
 @forward("exp")
@@ -251,9 +265,12 @@ def abs_(x):
 
 @backward("abs")
 def abs_backward(saved, dout):
-    """dx = dout * sign(x) (0 at x = 0, as PyTorch)."""
+    """dx = dout * sign(x) (0 at x = 0, and at x = NaN, as PyTorch)."""
     (x,) = saved
-    return (dout * np.sign(x),)
+    sign = np.sign(x)
+    if np.isnan(sign).any():
+        sign[np.isnan(sign)] = 0
+    return (dout * sign,)
 
 
 @forward("relu")

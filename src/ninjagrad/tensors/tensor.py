@@ -535,11 +535,11 @@ class Tensor:
             if self.data.dtype.kind != "f" and isinstance(exponent, float):  # int ** 0.5 is float32
                 x = self._floating()
             return apply_op("pow", (x,), exponent=exponent)
-        return apply_op("pow_tensor", self._operands(exponent))
+        return _power(*self._operands(exponent))
 
     def __rpow__(self, base: Any) -> Tensor:
         a, b = self._operands(base)
-        return apply_op("pow_tensor", (b, a))
+        return _power(b, a)
 
     def __matmul__(self, other: Any) -> Tensor:
         if isinstance(other, Tensor):
@@ -658,7 +658,7 @@ class Tensor:
         return self.log() / math.log(10)
 
     def sqrt(self) -> Tensor:
-        return self._floating() ** 0.5
+        return apply_op("sqrt", (self._floating(),))
 
     def abs(self) -> Tensor:
         return apply_op("abs", (self,))
@@ -937,6 +937,13 @@ def _in_place_dtype_error(result: np.dtype, dtype: np.dtype) -> TypeError:
         f"an in-place op would turn a {dtype} tensor into {result} (result type {result} can't be cast to "
         f"{dtype}, as in PyTorch); write it out of place (x = x + y) or convert first (x.float())"
     )
+
+
+def _power(base: Tensor, exponent: Tensor) -> Tensor:
+    """base ** exponent of one dtype; bool ** bool stays bool, as in PyTorch (NumPy makes int8)."""
+    if base.data.dtype == np.bool_:
+        return _leaf(np.asarray(base.data | ~exponent.data))
+    return apply_op("pow_tensor", (base, exponent))
 
 
 def _check_floating(t: Tensor, op: str) -> None:
