@@ -613,7 +613,7 @@ class Tensor:
         try:
             ufunc(self.data, theirs, out=self.data, casting="same_kind")
         except TypeError:  # NumPy's casting error (UFuncTypeError) is a TypeError
-            raise _in_place_dtype_error(np.result_type(self.data, theirs), self.dtype) from None
+            raise _in_place_dtype_error(self._operands(other)[0].dtype, self.dtype) from None
         except ValueError as error:
             raise ValueError(
                 f"in-place {name.strip('_')}: {error}; the result of an in-place op must have the tensor's "
