@@ -125,7 +125,7 @@ def test_the_bugs_of_the_issue_are_fixed():
         assert np.isnan(Tensor([]).var().item()) and np.isnan(Tensor([]).std().item())  # was -0.0
 
 
-# ---- dtypes --------------------------------------------------------------------------------------------------
+# ---- dtypes ----------------------------------------------------------------------------------------
 
 DTYPES = ["bool", "int32", "int64", "float32", "float64"]
 
