@@ -303,13 +303,15 @@ class Tensor:
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         """NumPy meeting a tensor: ``ndarray * tensor`` is tensor arithmetic (in the graph); anything else
         (``np.abs(t)``, ``W.data += -lr * W.grad``) runs on the data and gives arrays, with no graph."""
-        methods = _UFUNC_METHODS.get(ufunc)
-        if methods is not None and method == "__call__" and not kwargs and len(inputs) == 2:
-            a, b = inputs
-            return getattr(a, methods[0])(b) if isinstance(a, Tensor) else getattr(b, methods[1])(a)
-        inputs = tuple(x.data if isinstance(x, Tensor) else x for x in inputs)
-        if "out" in kwargs:
-            kwargs["out"] = tuple(x.data if isinstance(x, Tensor) else x for x in kwargs["out"])
+        if not kwargs and method == "__call__" and len(inputs) == 2:
+            methods = _UFUNC_METHODS.get(ufunc)
+            if methods is not None:
+                a, b = inputs
+                return getattr(a, methods[0])(b) if isinstance(a, Tensor) else getattr(b, methods[1])(a)
+        inputs = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        out = kwargs.get("out")
+        if out is not None:
+            kwargs["out"] = tuple(x.data if isinstance(x, Tensor) else x for x in out)
         return getattr(ufunc, method)(*inputs, **kwargs)
 
     def item(self) -> float | int | bool:
@@ -386,9 +388,9 @@ class Tensor:
                     f"gradient of the tensor's own shape"
                 )
         rules = ops.BACKWARD
-        grads = {id(self): gradient}  # gradients still being accumulated, by node
+        grads = {self: gradient}  # gradients still being accumulated, by node (hashed by identity)
         for node in reversed(topological_order(self)):
-            dnode = grads.pop(id(node), None)
+            dnode = grads.pop(node, None)
             if dnode is None:  # no gradient reached it (it needs none)
                 continue
             if not node._prev:
@@ -405,8 +407,8 @@ class Tensor:
             for parent, dparent in zip(node._prev, dinputs, strict=True):
                 if not parent._requires_grad:
                     continue
-                earlier = grads.get(id(parent))
-                grads[id(parent)] = dparent if earlier is None else earlier + dparent
+                earlier = grads.get(parent)
+                grads[parent] = dparent if earlier is None else earlier + dparent
             if not retain_graph:
                 node._prev = ()
                 node._saved = None
@@ -975,7 +977,13 @@ def _leaf(data: np.ndarray) -> Tensor:
 
 def apply_op(name: str, inputs: tuple[Tensor, ...], **attrs: Any) -> Tensor:
     """Run op ``name`` forward on the inputs' arrays and, if a gradient will be needed, record the node."""
-    out, saved = ops.FORWARD[name](*[t.data for t in inputs], **attrs)
+    forward = ops.FORWARD[name]
+    if len(inputs) == 2:  # the common cases, without building a list
+        out, saved = forward(inputs[0].data, inputs[1].data, **attrs)
+    elif len(inputs) == 1:
+        out, saved = forward(inputs[0].data, **attrs)
+    else:
+        out, saved = forward(*[t.data for t in inputs], **attrs)
     if type(out) is not np.ndarray:  # NumPy returns scalars for 0-d results; a tensor always holds an array
         out = np.asarray(out)
     result = _leaf(out)
