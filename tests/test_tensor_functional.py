@@ -174,7 +174,8 @@ def test_batch_norm_updates_running_stats_like_torch_and_eval_mode_uses_them():
     torch_F.batch_norm(torch.tensor(x), t_mean, t_var, training=True, momentum=0.1)
     np.testing.assert_allclose(running_mean, t_mean.numpy(), rtol=1e-6)
     np.testing.assert_allclose(running_var, t_var.numpy(), rtol=1e-6)  # torch also tracks the unbiased var
-    weight, bias = Tensor(rng.standard_normal(4), requires_grad=True), Tensor(rng.standard_normal(4))
+    weight = Tensor(rng.standard_normal(4), dtype=np.float32, requires_grad=True)
+    bias = Tensor(rng.standard_normal(4), dtype=np.float32)
     y = F.batch_norm(Tensor(x), running_mean, running_var, weight, bias, training=False)
     ty = torch_F.batch_norm(
         torch.tensor(x), t_mean, t_var, torch.tensor(weight.data), torch.tensor(bias.data), training=False

@@ -22,6 +22,7 @@ import pytest
 import torch
 import torch.nn.functional as torch_F
 
+import ninjagrad
 import ninjagrad.functional as ninja_F
 from ninjagrad.check import gradcheck
 from ninjagrad.tensors import Tensor, ops
@@ -64,6 +65,11 @@ def sample(shape, domain: str, rng: np.random.Generator) -> np.ndarray:
     return x
 
 
+def top(F):
+    """The top-level module (``torch`` or ``ninjagrad``) that goes with functional module ``F``."""
+    return ninjagrad if F is ninja_F else torch
+
+
 def named(name: str, fn: Callable) -> Callable:
     fn.__name__ = name
     return fn
@@ -82,7 +88,7 @@ UNARY = [
     ("pow", named("cube", lambda F, x: x**3), "any"),
     ("pow", named("rsqrt", lambda F, x: (x + 1e-5) ** -0.5), "positive"),
     ("pow", named("sqrt", lambda F, x: x**0.5), "positive"),
-    ("pow", named("sqrt_method", lambda F, x: x.sqrt()), "positive"),
+    ("sqrt", named("sqrt_method", lambda F, x: x.sqrt()), "positive"),
     ("pow", named("reciprocal", lambda F, x: x**-1), "nonzero"),
     ("pow_tensor", named("two_to_the_x", lambda F, x: 2.0**x), "any"),
     ("add", named("plus_number", lambda F, x: x + 1.5), "any"),
@@ -93,6 +99,23 @@ UNARY = [
     ("mul", named("number_times", lambda F, x: 2.5 * x), "any"),
     ("div", named("over_number", lambda F, x: x / 4.0), "any"),
     ("div", named("number_over", lambda F, x: 1.0 / x), "nonzero"),
+    ("clamp", named("clamp", lambda F, x: x.clamp(-0.5, 0.5)), "any"),
+    ("clamp", named("clamp_min", lambda F, x: x.clamp(min=0.2)), "any"),
+    ("clamp", named("clamp_max", lambda F, x: x.clamp(max=-0.1)), "any"),
+    ("clone", named("clone", lambda F, x: x.clone() * x), "any"),
+    ("masked_fill", named("masked_fill", lambda F, x: x.masked_fill(x > 0, -2.0) * x), "nonzero"),
+    ("expand", named("expand", lambda F, x: x.expand(2, *x.shape) * 1.5), "any"),
+    ("repeat", named("repeat", lambda F, x: x.repeat(2, *[1] * x.ndim).tanh()), "any"),
+    ("reshape", named("flatten", lambda F, x: x.flatten() * 2.0), "any"),
+    ("reshape", named("unsqueeze", lambda F, x: x.unsqueeze(-1) * 2.0), "any"),
+    ("reshape", named("unsqueeze_squeeze", lambda F, x: x.unsqueeze(0).squeeze() * 2.0), "any"),
+    ("tanh", named("F_tanh", lambda F, x: F.tanh(x)), "any"),
+    ("relu", named("F_relu", lambda F, x: F.relu(x)), "nonzero"),
+    ("sigmoid", named("F_sigmoid", lambda F, x: F.sigmoid(x)), "any"),
+    ("exp", named("top_level_exp", lambda F, x: top(F).exp(x)), "any"),
+    ("log", named("top_level_log", lambda F, x: top(F).log(x)), "positive"),
+    ("sqrt", named("top_level_sqrt", lambda F, x: top(F).sqrt(x)), "positive"),
+    ("tanh", named("top_level_tanh", lambda F, x: top(F).tanh(x)), "any"),
 ]
 
 BINARY = [
@@ -101,6 +124,8 @@ BINARY = [
     ("mul", named("mul", lambda F, a, b: a * b), "any"),
     ("div", named("div", lambda F, a, b: a / b), "nonzero"),
     ("pow_tensor", named("pow", lambda F, a, b: a**b), "positive"),
+    ("where", named("where", lambda F, a, b: top(F).where(a > 0, a, b)), "nonzero"),
+    ("where", named("where_method", lambda F, a, b: a.where(b < 0, b * 2.0)), "nonzero"),
 ]
 
 
@@ -126,13 +151,26 @@ def reduction_cases() -> list[Case]:
                             (shape,),
                         )
                     )
-                    cases.append(Case("var", named(f"std_{tag}", lambda F, x, kw=kw: x.std(**kw)), (shape,)))
+                    cases.append(Case("std", named(f"std_{tag}", lambda F, x, kw=kw: x.std(**kw)), (shape,)))
+                    cases.append(
+                        Case(
+                            "std",
+                            named(f"std_biased_{tag}", lambda F, x, kw=kw: x.std(**kw, unbiased=False)),
+                            (shape,),
+                        )
+                    )
                 if dim is not None:
                     cases.append(
                         Case("max", named(f"max_{tag}", lambda F, x, kw=kw: x.max(**kw).values), (shape,))
                     )
+                    cases.append(
+                        Case("min", named(f"min_{tag}", lambda F, x, kw=kw: x.min(**kw).values), (shape,))
+                    )
         cases.append(Case("max_all", named("max_all", lambda F, x: x.max()), (shape,)))
+        cases.append(Case("min_all", named("min_all", lambda F, x: x.min()), (shape,)))
     cases.append(Case("sum", named("sum_dims01", lambda F, x: x.sum(dim=(0, 1))), ((4, 3, 2),)))
+    cases.append(Case("var", named("var_dims01k", lambda F, x: x.var((0, 1), keepdim=True)), ((4, 3, 2),)))
+    cases.append(Case("std", named("std_dims01k", lambda F, x: x.std((0, 1), keepdim=True)), ((4, 3, 2),)))
     cases.append(
         Case("mean", named("mean_dims02k", lambda F, x: x.mean(dim=(0, 2), keepdim=True)), ((4, 3, 2),))
     )
@@ -179,6 +217,45 @@ def shape_cases() -> list[Case]:
             extra=(np.array([4, 4, 1]),),
         ),
         Case("cast", named("to_same_precision", lambda F, x: x.double() * 3.0), ((2, 3),)),
+        Case("permute", named("permute_negative", lambda F, x: x.permute(-1, 0) * 1.0), ((2, 3),)),
+        Case("permute", named("permute_negative_3d", lambda F, x: x.permute(-1, 0, -2).exp()), ((4, 3, 2),)),
+        Case(
+            "permute", named("permute_all_negative", lambda F, x: x.permute(-2, -3, -1) * 2.0), ((4, 3, 2),)
+        ),
+        Case(
+            "reshape",
+            named("view_B_T_C", lambda F, x: x.view(4, 3 // 3, 2 * 3).squeeze(1).tanh()),
+            ((4, 3, 2),),
+        ),
+        Case("reshape", named("flatten_1", lambda F, x: x.flatten(1).exp()), ((4, 3, 2),)),
+        Case("expand", named("expand_keep", lambda F, x: x.expand(-1, 3) * 1.0), ((2, 1),)),
+        Case("expand", named("expand_3d", lambda F, x: x.expand(4, 3, 2).tanh()), ((3, 1),)),
+        Case("repeat", named("repeat_2d", lambda F, x: x.repeat(2, 3).tanh()), ((2, 3),)),
+        Case("repeat", named("repeat_3d", lambda F, x: x.repeat(1, 2, 3).exp()), ((4, 3, 2),)),
+        Case("repeat", named("repeat_new_dims", lambda F, x: x.repeat(2, 1, 2).tanh()), ((3,),)),
+        Case("tril", named("tril", lambda F, x: x.tril() * x), ((3, 3),)),
+        Case("tril", named("tril_minus_1", lambda F, x: top(F).tril(x, -1).exp()), ((4, 3),)),
+        Case("tril", named("tril_plus_1_batched", lambda F, x: x.tril(1).tanh()), ((4, 3, 2),)),
+        Case("cat", named("cat_dim0", lambda F, a, b: top(F).cat([a, b]) * 2.0), ((2, 3), (4, 3))),
+        Case("cat", named("cat_dim1", lambda F, a, b: top(F).cat([a, b, a], 1).tanh()), ((2, 3), (2, 1))),
+        Case(
+            "cat", named("cat_dim_neg", lambda F, a, b: top(F).cat((a, b), -2).exp()), ((4, 3, 2), (4, 1, 2))
+        ),
+        Case("cat", named("stack", lambda F, a, b: top(F).stack([a, b], 1).tanh()), ((2, 3), (2, 3))),
+        Case("cat", named("stack_scalars", lambda F, a, b: top(F).stack([a, b, a])), ((), ())),
+        Case(
+            "cat",
+            named("unbind_cat", lambda F, x: top(F).cat(top(F).unbind(x, 1), 1) * x.view(4, 6)),
+            ((4, 3, 2),),
+        ),
+        Case(
+            "masked_fill",
+            named(
+                "masked_fill_row",
+                lambda F, x: x.masked_fill(top(F).tril(top(F).ones(3, 3)) == 0, float("-inf")).softmax(-1),
+            ),
+            ((3, 3),),
+        ),
     ]
     return cases
 
@@ -240,6 +317,22 @@ def functional_cases() -> list[Case]:
             )
         )
     cases.append(
+        Case("matmul", named("linear", lambda F, x, w, b: F.linear(x, w, b)), ((5, 3), (4, 3), (4,)))
+    )
+    cases.append(Case("matmul", named("linear_no_bias", lambda F, x, w: F.linear(x, w)), ((2, 5, 3), (4, 3))))
+    for reduction in ("mean", "sum", "none"):
+        cases.append(
+            Case(
+                "getitem",
+                named(
+                    f"nll_loss_{reduction}",
+                    lambda F, x, t, r=reduction: F.nll_loss(F.log_softmax(x, 1), t, reduction=r),
+                ),
+                ((5, 4),),
+                extra=targets,
+            )
+        )
+    cases.append(
         Case(
             "getitem",
             named("embedding", lambda F, w, i: F.embedding(i, w)),
@@ -266,6 +359,7 @@ def batch_norm_unbiased(F, x, w, b):
 CASES = (
     [Case(op, fn, (shape,), domain) for op, fn, domain in UNARY for shape in SHAPES]
     + [Case(op, fn, pair, domain) for op, fn, domain in BINARY for pair in BROADCAST_PAIRS]
+    + [Case("mul", named("mse_loss", lambda F, a, b: F.mse_loss(a, b)), (s, s)) for s in SHAPES]
     + [Case("matmul", named("matmul", lambda F, a, b: a @ b), pair) for pair in MATMUL_SHAPES]
     + [Case("matmul", named("rmatmul_T", lambda F, a, b: (a.T @ b).tanh()), ((3, 2), (3, 4)))]
     + reduction_cases()

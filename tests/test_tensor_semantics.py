@@ -14,12 +14,25 @@ from ninjagrad.tensors import MaxResult, Tensor, is_grad_enabled, no_grad
 # ---- dtypes ------------------------------------------------------------------------------------------------
 
 
-def test_float_data_defaults_to_float32_and_float64_on_request():
-    assert Tensor([1.0, 2.0]).dtype == np.float32
-    assert Tensor(3.5).dtype == np.float32
-    assert Tensor(np.zeros(3)).dtype == np.float32  # a float64 array too, as torch.tensor does
+def test_tensor_types_its_data_like_torch_tensor():
+    cases = [
+        [1.0, 2.0],
+        3.5,
+        [1, 2],
+        7,
+        True,
+        [[True, False]],
+        np.zeros(3),
+        np.zeros(3, dtype=np.float32),
+        np.arange(3, dtype=np.int32),
+        np.float64(1.5),
+        np.int32(3),
+    ]
+    for data in cases:
+        assert Tensor(data).dtype == torch.tensor(data).numpy().dtype, data  # a float64 array stays float64
     assert Tensor([1.0], dtype=np.float64).dtype == np.float64
-    assert Tensor(np.zeros(3), dtype="float64").dtype == np.float64
+    assert Tensor(np.zeros(3), dtype="float32").dtype == np.float32
+    assert Tensor(Tensor(np.zeros(2))).dtype == np.float64
 
 
 def test_integer_data_stays_integer_and_cannot_require_grad():
@@ -165,9 +178,9 @@ def test_graph_is_freed_after_backward_unless_retained():
 def test_backward_needs_a_grad_for_non_scalars_and_checks_its_shape():
     x = Tensor(np.ones((2, 3)), requires_grad=True)
     y = x * 2
-    with pytest.raises(ValueError, match=r"shape \(2, 3\).*grad= of shape \(2, 3\)"):
+    with pytest.raises(ValueError, match=r"shape \(2, 3\).*gradient= of shape \(2, 3\)"):
         y.backward()
-    with pytest.raises(ValueError, match=r"grad shape \(3,\) != tensor shape \(2, 3\)"):
+    with pytest.raises(ValueError, match=r"gradient shape \(3,\) != tensor shape \(2, 3\)"):
         y.backward(np.ones(3))
     y.backward(np.full((2, 3), 0.5))
     np.testing.assert_array_equal(x.grad, np.ones((2, 3)))
@@ -415,7 +428,8 @@ def test_makemore_part3_helpers_match_torch():
     ]:
         assert ours.dtype == np.bool_ and not ours.requires_grad
         np.testing.assert_array_equal(ours.data, theirs.numpy())
-    assert x == x and x is not x * 1  # == stays identity: tensors key the backward's gradient table
+    assert (x == x).all() and (x != x * 2).all() and not (x == x * 2).any()
+    assert {x: 1}[x] == 1 and len({x, x * 1}) == 2  # == is elementwise; hashing stays by identity
 
 
 def test_no_grad_also_decorates_a_function():

@@ -239,7 +239,7 @@ def gradcheck(
     for position, leaf in enumerate(leaves):
         if not leaf.requires_grad or leaf.data.size == 0:
             continue
-        analytic_grad = leaf.grad if leaf.grad is not None else np.zeros_like(leaf.data)
+        analytic_grad = leaf.grad.data if leaf.grad is not None else np.zeros_like(leaf.data)
         if leaf.data.size <= max_elements:
             probes = [(index, _unit(leaf.shape, index)) for index in np.ndindex(leaf.shape)]
             mode = "elements"

@@ -8,9 +8,28 @@ from ninjagrad.tensors.functional import (
     batch_norm,
     cross_entropy,
     embedding,
+    linear,
     log_softmax,
+    mse_loss,
+    nll_loss,
     one_hot,
+    relu,
+    sigmoid,
     softmax,
+    tanh,
 )
 
-__all__ = ["batch_norm", "cross_entropy", "embedding", "log_softmax", "one_hot", "softmax"]
+__all__ = [
+    "batch_norm",
+    "cross_entropy",
+    "embedding",
+    "linear",
+    "log_softmax",
+    "mse_loss",
+    "nll_loss",
+    "one_hot",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
+]

@@ -39,6 +39,8 @@ def _check_tensor(input: Any, function: str) -> None:
 
 @forward("softmax")
 def _softmax(x, dim):
+    if x.size == 0:  # nothing to normalise (PyTorch returns the empty tensor)
+        return x.copy(), (x.copy(), dim)
     counts = np.exp(x - x.max(axis=dim, keepdims=True))
     y = counts / counts.sum(axis=dim, keepdims=True)
     return y, (y, dim)
@@ -59,6 +61,8 @@ def softmax(input: Tensor, dim: int) -> Tensor:
 
 @forward("log_softmax")
 def _log_softmax(x, dim):
+    if x.size == 0:
+        return x.copy(), (x.copy(), dim)
     shifted = x - x.max(axis=dim, keepdims=True)
     y = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
     return y, (y, dim)
@@ -279,3 +283,58 @@ def embedding(input: Any, weight: Tensor) -> Tensor:
     """
     _check_tensor(weight, "embedding (its weight)")
     return weight[input]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Composed from primitives (no rules of their own): activations, linear, and the plain losses
+
+
+def tanh(input: Tensor) -> Tensor:
+    return input.tanh()
+
+
+def relu(input: Tensor) -> Tensor:
+    return input.relu()
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    return input.sigmoid()
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias``, with PyTorch's layout: ``weight`` is (out_features, in_features)."""
+    _check_tensor(input, "linear")
+    out = input @ weight.T
+    return out if bias is None else out + bias
+
+
+def _reduce(losses: Tensor, reduction: str, function: str) -> Tensor:
+    if reduction == "mean":
+        return losses.mean()
+    if reduction == "sum":
+        return losses.sum()
+    if reduction == "none":
+        return losses
+    raise ValueError(f"{function} reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """The mean (or sum) of the squared differences (input - target)**2 (broadcast, as PyTorch)."""
+    _check_tensor(input, "mse_loss")
+    return _reduce((input - target) ** 2, reduction, "mse_loss")
+
+
+def nll_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """The negative log-likelihood of class indices ``target`` (n,) given log-probabilities ``input``
+    (n, C): ``-input[range(n), target]``, averaged (so ``nll_loss(log_softmax(x, 1), y)`` is
+    ``cross_entropy(x, y)``)."""
+    _check_tensor(input, "nll_loss")
+    targets = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if input.ndim != 2 or targets.dtype.kind not in "iu" or targets.shape != input.shape[:1]:
+        raise ValueError(
+            f"nll_loss expects log-probabilities (n, classes) and integer targets (n,), got {input.shape} "
+            f"and {targets.dtype} {targets.shape}"
+        )
+    if targets.size and (targets.min() < 0 or targets.max() >= input.shape[1]):
+        raise ValueError(f"nll_loss targets must lie in 0..{input.shape[1] - 1}")
+    return _reduce(-input[np.arange(input.shape[0]), targets], reduction, "nll_loss")

@@ -143,9 +143,10 @@ def div(a, b):
 
 @backward("div")
 def div_backward(saved, dout):
-    """da = dout / b, db = -dout * a / b**2."""
+    """da = dout / b, db = -dout * ((a / b) / b): PyTorch's form, which stays finite where b**2 would
+    underflow (x / x at x = 1e-30)."""
     a, b = saved
-    return unbroadcast(dout / b, a.shape), unbroadcast(-dout * a / b**2, b.shape)
+    return unbroadcast(dout / b, a.shape), unbroadcast(-dout * ((a / b) / b), b.shape)
 
 
 @forward("neg")
@@ -197,12 +198,25 @@ def pow_tensor_backward(saved, dout):
     x, p, y = saved
     with np.errstate(divide="ignore", invalid="ignore"):  # 0**-1 and log(x <= 0): masked or honest NaN
         dx = np.where(p == 0, 0.0, dout * (p * x ** (p - 1)))
-        dp = np.where((x == 0) & (p >= 0), 0.0, dout * y * np.log(x))
+        dp = dout * np.where((x == 0) & (p >= 0), 0.0, y * np.log(x))  # a NaN dout stays NaN, as PyTorch
     return unbroadcast(dx, x.shape), unbroadcast(dp, p.shape)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Elementwise functions. Those whose derivative is simplest in terms of the output y save y, not x.
+
+
+@forward("sqrt")
+def sqrt(x):
+    y = np.sqrt(x)
+    return y, (y,)
+
+
+@backward("sqrt")
+def sqrt_backward(saved, dout):
+    """dx = dout / (2 y), PyTorch's form (so sqrt(-0) = -0 has the gradient -inf there too)."""
+    (y,) = saved
+    return (dout / (2 * y),)
 
 
 @forward("exp")
@@ -251,21 +265,43 @@ def abs_(x):
 
 @backward("abs")
 def abs_backward(saved, dout):
-    """dx = dout * sign(x) (0 at x = 0, as PyTorch)."""
+    """dx = dout * sign(x) (0 at x = 0, and at x = NaN, as PyTorch)."""
     (x,) = saved
-    return (dout * np.sign(x),)
+    sign = np.sign(x)
+    if np.isnan(sign).any():
+        sign[np.isnan(sign)] = 0
+    return (dout * sign,)
 
 
 @forward("relu")
 def relu(x):
-    return np.maximum(x, 0), (x,)
+    y = np.maximum(x, 0)
+    return y, (y,)
 
 
 @backward("relu")
 def relu_backward(saved, dout):
-    """dx = dout * (x > 0): the gradient passes where the unit was active (0 at x = 0, as PyTorch)."""
-    (x,) = saved
-    return (dout * (x > 0),)
+    """dx = dout where the unit was active (y > 0), exactly 0 elsewhere (0 at x = 0, and a NaN arriving
+    from upstream stays out of inactive units, as in PyTorch's ``threshold_backward``)."""
+    (y,) = saved
+    return (np.where(y <= 0, 0, dout),)
+
+
+@forward("clamp")
+def clamp(x, low, high):
+    return np.clip(x, low, high), (x, low, high)
+
+
+@backward("clamp")
+def clamp_backward(saved, dout):
+    """dx = dout where low <= x <= high, exactly 0 elsewhere (as PyTorch)."""
+    x, low, high = saved
+    inside = np.ones(x.shape, dtype=bool)
+    if low is not None:
+        inside &= x >= low
+    if high is not None:
+        inside &= x <= high
+    return (np.where(inside, dout, 0),)
 
 
 @forward("sigmoid")
@@ -295,6 +331,49 @@ def cast_backward(saved, dout):
     return (dout.astype(dtype),)
 
 
+@forward("clone")
+def clone(x):
+    return x.copy(), ()
+
+
+@backward("clone")
+def clone_backward(saved, dout):
+    """dx = dout."""
+    return (dout,)
+
+
+@forward("masked_fill")
+def masked_fill(x, mask, value):
+    return np.where(mask, np.asarray(value, dtype=x.dtype), x), (mask,)
+
+
+@backward("masked_fill")
+def masked_fill_backward(saved, dout):
+    """dx = dout where the mask is False, 0 where the value was written."""
+    (mask,) = saved
+    return (np.where(mask, 0, dout),)
+
+
+@forward("where")
+def where(a, b, condition):
+    try:
+        return np.where(condition, a, b), (condition, a.shape, b.shape)
+    except ValueError:
+        raise ValueError(
+            f"where: condition {condition.shape}, input {a.shape} and other {b.shape} cannot be broadcast "
+            f"together"
+        ) from None
+
+
+@backward("where")
+def where_backward(saved, dout):
+    """da = dout where the condition holds, db = dout where it does not (each summed back to shape)."""
+    condition, a_shape, b_shape = saved
+    return unbroadcast(np.where(condition, dout, 0), a_shape), unbroadcast(
+        np.where(condition, 0, dout), b_shape
+    )
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Matrix product.
 
@@ -302,6 +381,8 @@ def cast_backward(saved, dout):
 @forward("matmul")
 def matmul(a, b):
     try:
+        if a.ndim > 2 and b.ndim == 2 and a.shape[-1] == b.shape[0]:  # (B, T, C) @ (C, H): one product
+            return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[1:]), (a, b)
         return a @ b, (a, b)
     except ValueError:
         inner_a = a.shape[-1] if a.ndim else None
@@ -322,6 +403,10 @@ def matmul_backward(saved, dout):
     a, b = saved
     if a.ndim == 2 and b.ndim == 2:  # the common case, in its textbook form
         return dout @ b.T, a.T @ dout
+    if a.ndim > 2 and b.ndim == 2:  # (B, T, C) @ (C, H): the batch dims are rows of one matrix product
+        a2 = a.reshape(-1, a.shape[-1])  # (B*T, C)
+        dout2 = dout.reshape(-1, b.shape[1])  # (B*T, H)
+        return (dout2 @ b.T).reshape(a.shape), a2.T @ dout2
     a2 = a[np.newaxis, :] if a.ndim == 1 else a  # (1, k) row
     b2 = b[:, np.newaxis] if b.ndim == 1 else b  # (k, 1) column
     dout2 = np.reshape(dout, np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]) + (a2.shape[-2], b2.shape[-1]))
@@ -363,8 +448,9 @@ def mean_backward(saved, dout):
 def var(x, dim, keepdim, correction):
     n = reduced_size(x.shape, dim)
     centered = x - x.sum(axis=dim, keepdims=True) / n
-    # With n - correction <= 0 this is 0/0 = NaN, and NumPy warns, as PyTorch does.
-    y = (centered**2).sum(axis=dim, keepdims=keepdim) / (n - correction)
+    # Too few numbers (n - correction <= 0, or an empty tensor) divide by 0: NaN, and NumPy warns, as
+    # PyTorch does.
+    y = (centered**2).sum(axis=dim, keepdims=keepdim) / max(n - correction, 0)
     return y, (centered, dim, keepdim, n - correction)
 
 
@@ -376,6 +462,23 @@ def var_backward(saved, dout):
         dout = np.expand_dims(dout, dim)  # broadcasting against `centered` then copies it along dim
     scale = 2 / dof if dof > 0 else math.inf  # too few numbers: 0 * inf gives NaN, as in PyTorch
     return (scale * dout * centered,)
+
+
+@forward("std")
+def std(x, dim, keepdim, correction):
+    variance, (centered, dim, keepdim, dof) = var(x, dim, keepdim, correction)
+    y = np.sqrt(variance)
+    return y, (centered, dim, keepdim, dof, y)
+
+
+@backward("std")
+def std_backward(saved, dout):
+    """y = sqrt(var): dvar = dout / (2 y), then var's rule; dvar = 0 where y = 0 (a constant input has a
+    zero gradient, as in PyTorch, where 1 / (2 * 0) would give NaN)."""
+    centered, dim, keepdim, dof, y = saved
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dvar = np.where(y == 0, 0, dout / (2 * y))
+    return var_backward((centered, dim, keepdim, dof), dvar)
 
 
 @forward("max")
@@ -397,6 +500,10 @@ def max_backward(saved, dout):
     return (dx,)
 
 
+FORWARD["min"] = max_  # the values at the argmin: the same selection, the same gradient rule
+BACKWARD["min"] = max_backward
+
+
 @forward("max_all")
 def max_all(x):
     y = x.max()
@@ -406,10 +513,20 @@ def max_all(x):
 @backward("max_all")
 def max_all_backward(saved, dout):
     """The maximum of all elements: dout is shared evenly among the elements equal to it (as PyTorch's
-    ``max()`` with no ``dim``; the maximum is NaN if any element is, and then the NaNs share it)."""
+    ``max()`` with no ``dim``; the maximum is NaN if any element is, and then the NaNs share it). The
+    others get exactly 0, even when dout is NaN."""
     x, y = saved
     winners = np.isnan(x) if np.isnan(y) else x == y
-    return (winners * (dout / np.count_nonzero(winners)),)
+    return (np.where(winners, dout / np.count_nonzero(winners), 0),)
+
+
+@forward("min_all")
+def min_all(x):
+    y = x.min()
+    return y, (x, y)
+
+
+BACKWARD["min_all"] = max_all_backward  # shared evenly among the elements equal to the minimum
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -467,3 +584,59 @@ def getitem_backward(saved, dout):
     else:
         dx[index] = dout
     return (dx,)
+
+
+@forward("expand")
+def expand(x, shape):
+    return np.broadcast_to(x, shape), (x.shape,)
+
+
+@backward("expand")
+def expand_backward(saved, dout):
+    """dx = dout summed over the dims that were expanded (broadcasting's rule)."""
+    (shape,) = saved
+    return (unbroadcast(dout, shape),)
+
+
+@forward("repeat")
+def repeat(x, reps):
+    return np.tile(x, reps), (x.shape, reps)
+
+
+@backward("repeat")
+def repeat_backward(saved, dout):
+    """Each dim of the result is (copy, element) = (reps[i], size[i]): dx sums dout over the copies."""
+    shape, reps = saved
+    padded = (1,) * (len(reps) - len(shape)) + shape
+    interleaved = [n for pair in zip(reps, padded, strict=True) for n in pair]  # (r0, s0, r1, s1, ...)
+    return (dout.reshape(interleaved).sum(axis=tuple(range(0, len(interleaved), 2))).reshape(shape),)
+
+
+@forward("cat")
+def cat(*arrays, dim):
+    try:
+        return np.concatenate(arrays, axis=dim), ([a.shape[dim] for a in arrays], dim)
+    except ValueError:
+        shapes = ", ".join(str(a.shape) for a in arrays)
+        raise ValueError(
+            f"cat: shapes {shapes} must be equal except in dim {dim}, the dim they are joined along"
+        ) from None
+
+
+@backward("cat")
+def cat_backward(saved, dout):
+    """Each input gets its own slice of dout along dim."""
+    sizes, dim = saved
+    return tuple(np.split(dout, np.cumsum(sizes)[:-1], axis=dim))
+
+
+@forward("tril")
+def tril(x, diagonal):
+    return np.tril(x, diagonal), (diagonal,)
+
+
+@backward("tril")
+def tril_backward(saved, dout):
+    """dx = tril(dout): the elements above the diagonal were zeroed, so they get no gradient."""
+    (diagonal,) = saved
+    return (np.tril(dout, diagonal),)
