@@ -122,7 +122,14 @@ MISTAKES = [
         "(64,) but bnbias has shape (1, 64)",
     ),
     ("atomic", "db2 = dlogits.sum(0)", "db2 = dlogits", "b2", "missing_sum", "dimension 0"),
-    ("embedding", "demb = dembcat.reshape(emb.shape)", "demb = dembcat", "emb", "reshape", "(32, 3, 10)"),
+    (
+        "embedding",
+        "demb = dembcat.reshape(n, *emb.shape[1:])",
+        "demb = dembcat",
+        "emb",
+        "reshape",
+        "(32, 3, 10)",
+    ),
     (
         "atomic",
         "dcounts += np.broadcast_to(dcounts_sum, counts.shape)",
@@ -217,7 +224,14 @@ MISTAKES = [
         "ties",
         "every tied maximum",
     ),
-    ("embedding", "np.add.at(dC, Xb, demb)", "dC[Xb] += demb", "C", "scatter_add", "scatter-add"),
+    (
+        "embedding",
+        "        dC[Xb[i, j]] += demb[i, j]",
+        "        dC[Xb[i, j]] = demb[i, j]",
+        "C",
+        "scatter_add",
+        "scatter-add",
+    ),
     ("atomic", "np.add.at(dC, Xb, demb)", "dC[Xb] = demb", "C", "scatter_add", "occurs several times"),
     (
         "atomic",
