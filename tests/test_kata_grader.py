@@ -185,3 +185,28 @@ def test_an_exercise_is_one_file():
     ):
         holders = [path.name for path, found in statements.items() if code in found]
         assert holders == ["atomic.py"], (code, holders)
+
+
+def test_every_kata_action_has_a_description_and_o_means_an_output_file(tmp_path, capsys):
+    from ninjagrad.cli import main
+
+    for action in ("list", "new", "check"):
+        with pytest.raises(SystemExit):
+            main(["kata", action, "--help"])
+        out = capsys.readouterr().out
+        assert "-o FILE, --output FILE" in out and len(out.split("\n\n")[1]) > 40, action
+    workbook = tmp_path / "w.py"
+    assert main(["kata", "new", "cross_entropy", "-o", str(workbook), "--solved"]) == 0
+    report = tmp_path / "report.json"
+    assert main(["kata", "check", str(workbook), "--json", "-o", str(report)]) == 0
+    assert '"status": "pass"' in report.read_text()
+    assert main(["kata", "list", "-o", str(tmp_path / "list.txt")]) == 0
+    assert "layernorm" in (tmp_path / "list.txt").read_text()
+
+
+def test_check_help_names_no_seeds_that_pass(capsys):
+    from ninjagrad.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    assert "seeds 2" not in capsys.readouterr().out

@@ -19,22 +19,29 @@ from ninjagrad.kata.exercises import get_exercise  # noqa: E402
 from ninjagrad.kata.workbook import render_workbook  # noqa: E402
 
 
-def forked_runner(command, env, timeout):
+class ForkedRunner:
     """The runner in a forked child (the learner's code still runs in a process of its own, without
-    paying for a fresh interpreter): the same code path as ``python -m ninjagrad.kata.runner``."""
-    from ninjagrad.kata import runner
+    paying for a fresh interpreter): the same code as ``python -m ninjagrad.kata.runner``."""
 
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover (the child)
-        code = 1
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 1)
-            code = runner.main(command[3:])
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), "", ""
+    def __init__(self, command, env):
+        pass
+
+    def finish(self, request, timeout):
+        from ninjagrad.kata import runner
+
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover (the child)
+            code = 1
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+                code = runner.main([request])
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status), "", ""
+
+    def stop(self):
+        pass
 
 
 def verdicts(tmp_path, mistakes):
@@ -73,7 +80,7 @@ def counts(results):
 def fork(monkeypatch):
     if not hasattr(os, "fork"):
         pytest.skip("os.fork is not available here; the set runs with one process per check instead")
-    monkeypatch.setattr(checker, "_run_bounded", forked_runner)
+    monkeypatch.setattr(checker, "_spawn", ForkedRunner)
 
 
 def test_the_set_is_large_and_every_mistake_is_real():
@@ -98,7 +105,7 @@ def test_named_misnamed_pinpointed(tmp_path, fork, held_out):
 if __name__ == "__main__":
     import tempfile
 
-    checker._run_bounded = forked_runner
+    checker._spawn = ForkedRunner
     with tempfile.TemporaryDirectory() as folder:
         for part in (False, True):
             mistakes = [m for m in MISTAKES if m.held_out == part]

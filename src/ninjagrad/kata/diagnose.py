@@ -1,14 +1,8 @@
-"""The catalogue of backward-pass mistakes: given a wrong gradient, name the most likely cause.
+"""Why a gradient is wrong: the edit search (``kata.edits``) first, then a catalogue of detectors.
 
-Each detector asks one question of the learner's value ("is it the right one with its sign flipped?") and
-answers with a :class:`Diagnosis` or ``None``. :func:`diagnose` asks them in the order of
-:data:`SHAPE_DETECTORS` (when the shapes differ) or :data:`VALUE_DETECTORS` and reports the first that fits;
-the order puts the specific before the general. The mistakes are the ones learners of the backprop-ninja
-lecture report (DESIGN.md §2), each with what to do about it.
-
-A detector sees the learner's array, the reference array, and a :class:`Context`: the forward variables and
-upstream gradients the line was given, the names of the upstream gradients the reference line multiplies,
-the path contributions (for a gradient that sums several), and the batch size (to name factors such as 1/n).
+:func:`diagnose` names the one-step edit of the reference lines that reproduces the learner's value on every
+data set; the catalogue's detectors (a shape kept or dropped, the scatter-add, tied maxima, a path of a sum)
+say more where they apply, and each must hold on every data set too. The README's kata section explains.
 """
 
 from __future__ import annotations
