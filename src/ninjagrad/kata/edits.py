@@ -128,11 +128,19 @@ def _replace(statement: ast.stmt, position: int, replacement: ast.AST) -> ast.st
 def _node_edits(node: ast.AST, shapes: Mapping[str, tuple[int, ...]], own: str, definitions, root: bool):
     """(kind, words, replacement) for each edit of one node."""
     if isinstance(node, ast.Name) and node.id in shapes:
+        lines = definitions.get("__lines__", {})
         for other in _swappable(node.id, shapes, own):
-            yield "swap", f"it uses {other} where {node.id} belongs", ast.Name(other, ast.Load())
+            words = f"it uses {other} where {node.id} belongs"
+            if node.id in lines and other in _names(lines[node.id]):
+                words += (
+                    f" (`{node.id} = {lines[node.id]}`: the local derivative here is written with its result)"
+                )
+            elif other in lines and node.id in _names(lines[other]):
+                words += f" (`{other} = {lines[other]}` is computed from {node.id})"
+            yield "swap", words, ast.Name(other, ast.Load())
         if node.id == "n" and shapes["n"] == "int":
             yield "n_minus_1", "n - 1 stands where n belongs", ast.parse("(n - 1)", mode="eval").body
-        if node.id in definitions:  # x = f(y): f applied again, to x
+        if node.id in definitions and node.id != "__lines__":  # x = f(y): f applied again, to x
             function = definitions[node.id]
             again = ast.Call(copy.deepcopy(function), [ast.Name(node.id, ast.Load())], [])
             words = f"it applies {ast.unparse(function)} to {node.id}, which is already its result"
@@ -242,6 +250,10 @@ def _factor_words(dropped: ast.AST, kept: ast.AST, root: bool) -> tuple[str, str
     return "missing_factor", "a factor of the right gradient is missing"
 
 
+def _names(code: str) -> set[str]:
+    return {n.id for n in ast.walk(ast.parse(code, mode="eval")) if isinstance(n, ast.Name)}
+
+
 def _is_transpose(node: ast.AST) -> bool:
     return isinstance(node, ast.Attribute) and node.attr == "T"
 
@@ -317,11 +329,13 @@ def explain(
         and isinstance(value, (np.ndarray, np.number, float, int))
         and not isinstance(value, bool)
     }
+    lines = {name: ast.unparse(value) for name, value in definitions.items()}
     definitions = {
         name: value.func
         for name, value in definitions.items()
         if isinstance(value, ast.Call) and len(value.args) == 1 and not value.keywords
     }
+    definitions["__lines__"] = lines  # type: ignore[assignment]
     found = []
     for edit in edits(statements, variable, shapes, own, definitions):
         for mine, right, values in runs:
