@@ -210,3 +210,19 @@ def test_check_help_names_no_seeds_that_pass(capsys):
     with pytest.raises(SystemExit):
         main(["check", "--help"])
     assert "seeds 2" not in capsys.readouterr().out
+
+
+def test_check_workbook_marks_each_row_for_the_studio(tmp_path):
+    """right, wrong, not written yet, not reached: one status per gradient, in backward order."""
+    text = render_workbook(get_exercise("atomic"), solved=True)
+    text = text.replace("dprobs = dlogprobs / probs", "dprobs = dlogprobs * probs")
+    text = text.replace("dh = dlogits @ W2.T", "dh = ...")
+    text = text.replace("dbnraw = dhpreact * bngain", "dbnraw = dhpreact @ bngain")  # raises: shapes
+    path = tmp_path / "w.py"
+    path.write_text(text)
+    result = check_workbook(path, timeout=30)
+    statuses = {row.gradient.name: row.status for row in result.rows}
+    assert result.status == "broken" and result.broken.gradient == "bnraw"
+    assert statuses["logprobs"] == "right" and statuses["probs"] == "wrong" and statuses["h"] == "not_written"
+    assert statuses["bnbias"] == "right" and statuses["bnraw"] == statuses["C"] == "not_reached"
+    assert len(result.rows) == 26 and len(result.as_dict()["table"]) == 26
