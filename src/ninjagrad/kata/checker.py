@@ -178,10 +178,20 @@ class Reference:
     contributions: dict[str, tuple[Contribution, ...]]  # the terms of gradients that sum several paths
     upstream: dict[str, tuple[str, ...]]  # the gradients from above each gradient's reference line uses
     probes: dict[str, ProbeCase]
+    solution_rows: tuple[str, ...] = ()  # the gradients' names, in backward order
 
     def namespace(self) -> dict[str, Any]:
         """The forward variables and every reference gradient (as ``d<name>``), like a correct workbook's."""
         return self.forward | {"d" + name: value for name, value in self.gradients.items()}
+
+    def scope(self, gradient: Gradient) -> frozenset[str]:
+        """The names a line for ``gradient`` may use: the forward variables and the gradients above it."""
+        above = []
+        for row in self.solution_rows:
+            if row == gradient.name:
+                break
+            above.append("d" + row)
+        return frozenset(self.forward_names()) | frozenset(above)
 
     def forward_names(self) -> list[str]:
         """The variables a workbook must leave as given: the numbers of the set-up and the forward pass."""
@@ -208,12 +218,13 @@ def build_reference(
     given = exercise.given(dataset)
     setup, forward = forward_namespace(exercise, given)
     gradients = autograd_gradients(exercise, setup, backend)
-    solution = parse_workbook(exercise.solution_source(), f"<solution {exercise.name}>", exercise)
+    solution = exercise.solution
     main = forward | {"d" + name: value for name, value in gradients.items()}
     contributions = {g.name: _contributions(solution, g, main, exercise) for g in exercise.gradients}
     upstream = {g.name: _upstream(solution, g, forward) for g in exercise.gradients}
     probes = _probe_cases(exercise, solution, main) if exercise.probed and dataset == 0 else {}
-    return Reference(dataset, given, forward, gradients, solution, contributions, upstream, probes)
+    rows = tuple(g.name for g in exercise.gradients)
+    return Reference(dataset, given, forward, gradients, solution, contributions, upstream, probes, rows)
 
 
 def check_solution(
@@ -316,8 +327,12 @@ def check_workbook(path: str | Path, *, timeout: float = DEFAULT_TIMEOUT) -> Che
         return CheckResult(shown, exercise, broken=broken, source=tuple(source.splitlines()))
     except UserError as error:  # KATA names no exercise
         return CheckResult(shown, None, broken=Broken("not_a_workbook", str(error)))
-    references = [build_reference(exercise, k) for k in range(exercise.datasets)]
-    outcome, output = _run_learner(Path(path).resolve(), exercise, references, timeout)
+    outcome, output, references = _run_learner(
+        Path(path).resolve(),
+        exercise,
+        lambda: [build_reference(exercise, k) for k in range(exercise.datasets)],
+        timeout,
+    )
     if isinstance(outcome, Broken):
         broken = _with_text(outcome, workbook)
         return CheckResult(shown, exercise, broken=broken, output=output, source=workbook.lines)
@@ -392,6 +407,7 @@ def _context(gradient: Gradient, reference: Reference, constants: dict[str, floa
         constants,
         reference.upstream[gradient.name],
         reference.solution,
+        reference.scope(gradient),
     )
 
 
@@ -517,6 +533,10 @@ def _check_forward(
 ) -> Broken | None:
     """The set-up and forward pass are given: a changed or missing variable makes every gradient moot."""
     for name, captured in record.forward.items():
+        if captured.state == "value":
+            mine, given = arrays[captured.array], np.asarray(reference.forward[name])
+            if mine.shape == given.shape and _same_numbers(mine, given):
+                continue
         line = _assignment_line(workbook, name)
         if captured.state == "missing":
             return Broken(
@@ -613,58 +633,34 @@ def torch_spelling(message: str) -> str:
 
 
 def _run_learner(
-    path: Path, exercise: Exercise, references: list[Reference], timeout: float
-) -> tuple[Broken | tuple[Report, dict[str, np.ndarray]], str]:
-    """The runner's report and arrays for ``path`` (or why it stopped), and what the file printed."""
+    path: Path, exercise: Exercise, build: Any, timeout: float
+) -> tuple[Broken | tuple[Report, dict[str, np.ndarray]], str, list[Reference]]:
+    """The runner's report and arrays for ``path`` (or why it stopped), what the file printed, and the
+    references ``build()`` made. The runner starts first and imports while the references are built."""
+    package_root = str(Path(ninjagrad.__file__).resolve().parent.parent)  # run this same ninjagrad
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+    )
     with tempfile.TemporaryDirectory(prefix="ninjagrad-kata-") as tmp:
         folder = Path(tmp)
-        given: dict[str, np.ndarray] = {}
-
-        def key(value: Any) -> str:
-            name = f"a{len(given)}"
-            given[name] = np.asarray(value)
-            return name
-
-        datasets = []
-        for reference in references:
-            datasets.append(
-                DatasetRequest(
-                    reference.dataset,
-                    {name: key(value) for name, value in reference.given.items()},
-                    {name: key(value) for name, value in reference.gradients.items()},
-                    reference.forward_names(),
-                    {
-                        name: {variable: key(value) for variable, value in case.overrides.items()}
-                        for name, case in reference.probes.items()
-                    },
-                )
-            )
-        np.savez(folder / "reference.npz", **given)
-        request = Request(
-            str(path),
-            exercise.name,
-            str(folder / "reference.npz"),
-            str(folder / "result.npz"),
-            str(folder / "dump.txt"),
-            timeout,
-            datasets,
-        )
-        (folder / "request.json").write_text(request.to_json(), encoding="utf-8")
-        package_root = str(Path(ninjagrad.__file__).resolve().parent.parent)  # run this same ninjagrad
-        env = dict(
-            os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
-        )
-        command = [sys.executable, "-m", "ninjagrad.kata.runner", str(folder / "request.json")]
-        code, output, errors = _run_bounded(command, env, timeout + GRACE)
+        runner = _spawn([sys.executable, "-m", "ninjagrad.kata.runner"], env)
+        try:
+            references = build()
+            request = _write_request(folder, path, exercise, references, timeout)
+            code, output, errors = runner.finish(str(request), timeout + GRACE)
+        finally:
+            runner.stop()
         if code is None:
-            return Broken(
-                "timeout", f"the file did not finish within {timeout:g} s (an endless loop?)"
-            ), output
+            return (
+                Broken("timeout", f"the file did not finish within {timeout:g} s (an endless loop?)"),
+                output,
+                references,
+            )
         if code == 0 and (folder / "result.npz").exists():
             with np.load(folder / "result.npz", allow_pickle=False) as stored:
                 arrays = {key: stored[key] for key in stored.files if key != "report"}
                 report = Report.from_json(str(stored["report"]))
-            return (report, arrays), output
+            return (report, arrays), output, references
         dump = (folder / "dump.txt").read_text(encoding="utf-8") if (folder / "dump.txt").exists() else ""
         if dump.startswith("Timeout"):
             shown_there = str(path).encode("ascii", "backslashreplace").decode()  # as faulthandler writes it
@@ -673,39 +669,89 @@ def _run_learner(
             ]
             where = ": stopped at this line" if lines else ""
             message = f"the file did not finish within {timeout:g} s{where} (an endless loop?)"
-            return Broken("timeout", message, lines[0] if lines else None), output
-        return Broken("crashed", _crash_message(code, errors)), output
+            return Broken("timeout", message, lines[0] if lines else None), output, references
+        return Broken("crashed", _crash_message(code, errors)), output, references
 
 
-def _run_bounded(command: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, str, str]:
-    """Run ``command``: its exit code (None if it was killed at ``timeout``), stdout and stderr.
+def _write_request(
+    folder: Path, path: Path, exercise: Exercise, references: list[Reference], timeout: float
+) -> Path:
+    """The runner's request (typed, as JSON) and the arrays it names, in ``folder``."""
+    given: dict[str, np.ndarray] = {}
 
-    Only the first MAX_OUTPUT_BYTES of each stream are kept: a workbook that prints in an endless loop
-    writes gigabytes before its time is up, and they must not pile up in this process's memory.
-    """
-    process = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-    )
-    heads = (bytearray(), bytearray())
-    readers = [
-        threading.Thread(target=_keep_head, args=(stream, head), daemon=True)
-        for stream, head in zip((process.stdout, process.stderr), heads, strict=True)
+    def key(value: Any) -> str:
+        name = f"a{len(given)}"
+        given[name] = np.asarray(value)
+        return name
+
+    datasets = [
+        DatasetRequest(
+            reference.dataset,
+            {name: key(value) for name, value in reference.given.items()},
+            {name: key(value) for name, value in reference.gradients.items()},
+            reference.forward_names(),
+            {
+                name: {variable: key(value) for variable, value in case.overrides.items()}
+                for name, case in reference.probes.items()
+            },
+        )
+        for reference in references
     ]
-    for reader in readers:
-        reader.start()
-    try:
-        code = process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        code = None
-    finally:  # on a time-out, and on Ctrl-C: the learner's process must not outlive the check
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    deadline = time.monotonic() + READ_GRACE
-    for reader in readers:  # a process the file started in the background may hold the pipes open
-        reader.join(timeout=max(deadline - time.monotonic(), 0))
-    output, errors = (bytes(head).decode("utf-8", errors="replace") for head in heads)
-    return code, output, errors
+    np.savez(folder / "reference.npz", **given)
+    request = Request(
+        str(path),
+        exercise.name,
+        str(folder / "reference.npz"),
+        str(folder / "result.npz"),
+        str(folder / "dump.txt"),
+        timeout,
+        datasets,
+    )
+    (folder / "request.json").write_text(request.to_json(), encoding="utf-8")
+    return folder / "request.json"
+
+
+class _Process:
+    """The runner's process: started at once, told its request on stdin, its output kept (bounded)."""
+
+    def __init__(self, command: list[str], env: dict[str, str]):
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        )
+        self.heads = (bytearray(), bytearray())
+        self.readers = [
+            threading.Thread(target=_keep_head, args=(stream, head), daemon=True)
+            for stream, head in zip((self.process.stdout, self.process.stderr), self.heads, strict=True)
+        ]
+        for reader in self.readers:
+            reader.start()
+
+    def finish(self, request: str, timeout: float) -> tuple[int | None, str, str]:
+        """Send the request; the exit code (None if killed at ``timeout``), stdout and stderr."""
+        try:
+            self.process.stdin.write(request.encode() + b"\n")
+            self.process.stdin.close()
+        except BrokenPipeError:  # it died before reading: its exit code says why
+            pass
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            code = None
+        self.stop()
+        deadline = time.monotonic() + READ_GRACE
+        for reader in self.readers:  # a process the file started in the background may hold the pipes open
+            reader.join(timeout=max(deadline - time.monotonic(), 0))
+        output, errors = (bytes(head).decode("utf-8", errors="replace") for head in self.heads)
+        return code, output, errors
+
+    def stop(self) -> None:
+        """On a time-out, and on Ctrl-C: the learner's process must not outlive the check."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+_spawn = _Process  # how the runner is started (a test may fork instead)
 
 
 def _keep_head(stream: IO[bytes], head: bytearray) -> None:

@@ -103,6 +103,13 @@ class Exercise:
         return "".join(lines[:end]).rstrip("\n") + "\n"
 
     @cached_property
+    def solution(self):
+        """The solved workbook, parsed (statements tagged with their gradients)."""
+        from ninjagrad.kata.workbook import parse_workbook
+
+        return parse_workbook(self.solution_source(), f"<solution {self.name}>", self)
+
+    @cached_property
     def sections(self) -> Sections:
         return Sections.of(self.solution_source(), f"<exercise {self.name}>")
 
@@ -157,10 +164,20 @@ def run_with_given(
 ) -> None:
     """Run ninjagrad's own statements; each given name they assign takes the data set's value instead."""
     for node in statements:
-        exec(compile(ast.Module([node], []), path, "exec"), namespace)
+        exec(_compiled(node, path), namespace)
         for name in stored_names(node):
             if name in given:
                 namespace[name] = copy_value(given[name])
+
+
+_CODE: dict[int, tuple[ast.stmt, Any]] = {}  # statement id -> (the statement, kept alive; its code)
+
+
+def _compiled(node: ast.stmt, path: str):
+    """One statement's code, compiled once (the exercises' statements live as long as the process)."""
+    if id(node) not in _CODE or _CODE[id(node)][0] is not node:
+        _CODE[id(node)] = (node, compile(ast.Module([node], []), path, "exec"))
+    return _CODE[id(node)][1]
 
 
 def copy_value(value: Any) -> Any:

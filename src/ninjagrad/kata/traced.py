@@ -9,16 +9,14 @@ copy of any forward pass.
 
 from __future__ import annotations
 
-import ast
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from ninjagrad.kata.exercise import Exercise, stored_names
+from ninjagrad.kata.exercise import Exercise, _compiled, stored_names
 
 
 @dataclass(frozen=True)
@@ -104,6 +102,21 @@ class Traced:
     def __rmatmul__(self, other):
         return self._wrap(self._lift(other) @ self.tensor)
 
+    def _values(self) -> np.ndarray:
+        return np.asarray(self.tensor.detach() if hasattr(self.tensor, "detach") else self.tensor)
+
+    def __gt__(self, other):  # comparisons have no gradient: plain arrays
+        return self._values() > np.asarray(other)
+
+    def __lt__(self, other):
+        return self._values() < np.asarray(other)
+
+    def __ge__(self, other):
+        return self._values() >= np.asarray(other)
+
+    def __le__(self, other):
+        return self._values() <= np.asarray(other)
+
     def __getitem__(self, index):
         parts = index if isinstance(index, tuple) else (index,)
         parts = tuple(
@@ -157,16 +170,23 @@ def _unary(name: str, fallback: Callable) -> Callable:
     return apply
 
 
-def numpy_on() -> SimpleNamespace:
-    """The stand-in for ``np`` and ``math`` in a traced forward pass: NumPy, except for traced values."""
-    stand_in = SimpleNamespace(**{name: getattr(np, name) for name in dir(np) if not name.startswith("_")})
-    stand_in.tanh = _unary("tanh", np.tanh)
-    stand_in.exp = _unary("exp", np.exp)
-    stand_in.log = _unary("log", np.log)
-    stand_in.sqrt = _unary("sqrt", np.sqrt)
-    stand_in.where = _where
-    stand_in.pi, stand_in.e = math.pi, math.e
-    return stand_in
+class _NumpyOn:
+    """The stand-in for ``np`` and ``math`` in a traced forward pass: NumPy, except for traced values.
+    (Looked up name by name: listing all of NumPy would import its lazy submodules.)"""
+
+    tanh = staticmethod(_unary("tanh", np.tanh))
+    exp = staticmethod(_unary("exp", np.exp))
+    log = staticmethod(_unary("log", np.log))
+    sqrt = staticmethod(_unary("sqrt", np.sqrt))
+    where = staticmethod(_where)
+    pi, e = math.pi, math.e
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(np, name)
+
+
+def numpy_on() -> _NumpyOn:
+    return _NumpyOn()
 
 
 def autograd_gradients(
@@ -198,7 +218,7 @@ def autograd_gradients(
     traced |= {"np": stand_in, "math": stand_in, "__builtins__": __builtins__}
     sections = exercise.sections
     for node in sections.forward:
-        exec(compile(ast.Module([node], []), sections.path, "exec"), traced)
+        exec(_compiled(node, sections.path), traced)
         for name in stored_names(node):  # a number written out in the forward lines is given as well
             if (
                 isinstance(traced[name], (float, int))
