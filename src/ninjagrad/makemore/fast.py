@@ -44,7 +44,8 @@ from ninjagrad.errors import UserError
 from ninjagrad.makemore.model import PARAM_NAMES, ModelConfig
 
 _FLOAT = np.float32  # training precision, as in the lecture
-CHUNK = 100  # steps whose batches are turned into one-hot matrices in one go (~1.4 MB of buffers)
+CHUNK_BYTES = 1 << 20  # the one-hot matrices of a chunk of batches, prepared in one go, take at most this
+MAX_CHUNK = 64  # steps per chunk (more gains nothing measurable)
 _EXTRA_BIAS = 10.0  # hpreact of the extra hidden unit: tanh(10) rounds to exactly 1 in float32
 
 
@@ -97,9 +98,10 @@ class TrainStep:
         self._n_over_lr = np.empty((V, 1), dtype=_FLOAT)  # counts @ this = counts_sum * n / lr, set per run
 
         # A chunk of batches, prepared in bulk before its steps run.
-        self._onehot = np.empty((CHUNK, n * K, V), dtype=_FLOAT)  # onehot(Xb), centred over the batch
-        self._targets = np.empty((CHUNK, n, V), dtype=_FLOAT)  # onehot(Yb) * lr / n
-        self._probs = np.empty((CHUNK, n, V), dtype=_FLOAT)  # softmax(logits) * lr / n, for the losses
+        self._chunk = max(1, min(MAX_CHUNK, CHUNK_BYTES // (4 * n * (K + 2) * V)))
+        self._onehot = np.empty((self._chunk, n * K, V), dtype=_FLOAT)  # onehot(Xb), centred over the batch
+        self._targets = np.empty((self._chunk, n, V), dtype=_FLOAT)  # onehot(Yb) * lr / n
+        self._probs = np.empty((self._chunk, n, V), dtype=_FLOAT)  # softmax(logits) * lr / n, for the losses
         # Forward buffers, named after the lecture's variables; Hp wide where the lecture's are H wide.
         self._emb = np.empty((n * K, E), dtype=_FLOAT)  # C[Xb] minus its batch mean, a row per character
         self._embcentred = self._emb.reshape(n, F)  # embcat - mean(embcat)
@@ -125,7 +127,7 @@ class TrainStep:
         self._dembcat = np.empty((n, F), dtype=_FLOAT)
 
     def __call__(self, Xb: np.ndarray, Yb: np.ndarray, lr: float) -> float:
-        """Train on one batch, ``Xb`` (n, block_size) and ``Yb`` (n,); return its loss from before the update."""
+        """One step on the batch ``Xb`` (n, block_size), ``Yb`` (n,); its loss from before the update."""
         return float(self.run(np.asarray(Xb)[None], np.asarray(Yb)[None], lr)[0])
 
     def run(self, X: np.ndarray, Y: np.ndarray, lr: float) -> np.ndarray:
@@ -139,8 +141,8 @@ class TrainStep:
         lr_over_n = _FLOAT(lr / n)
         self._n_over_lr.fill(1 / lr_over_n)
         with np.errstate(over="ignore"):  # exp(2 * hpreact) may overflow to inf: tanh is then exactly 1
-            for first in range(0, steps, CHUNK):
-                count = min(CHUNK, steps - first)
+            for first in range(0, steps, self._chunk):
+                count = min(self._chunk, steps - first)
                 self._prepare(X[first : first + count], Y[first : first + count], lr_over_n)
                 for index in range(count):
                     self._forward(index)

@@ -315,8 +315,7 @@ def _sgd_loop(config, examples: Examples, train_step, history, step, save, stop,
         )
         lr = config.learning_rate(step)
         first = chunk * CHUNK_STEPS
-        for s in range(step, end):
-            history[s] = train_step(X[s - first], Y[s - first], lr)
+        history[step:end] = train_step.run(X[step - first : end - first], Y[step - first : end - first], lr)
         _check_finite(history, step, end, lr)
         if end % REPORT_EVERY == 0 or end == config.steps:
             bar.set_postfix(loss=f"{history[max(0, end - REPORT_EVERY) : end].mean():.4f}", refresh=False)
