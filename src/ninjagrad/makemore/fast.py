@@ -4,32 +4,38 @@
 (:mod:`ninjagrad.makemore.atomic`) followed by an SGD update computes, using the fused formulas of
 :mod:`ninjagrad.makemore.fused`, but every array it touches is allocated once, in ``__init__``, and every
 NumPy call writes into one of them (``out=``). At this model's size (a batch of 32, 200 hidden units) a NumPy
-call costs about a microsecond whatever it computes, so the step is arranged to make few calls, and cheap
-ones. Each choice below was measured (``benchmarks/bench_train.py``):
+call costs one to two microseconds whatever it computes, so the step is arranged to make few calls, and cheap
+ones (about 40 per step, 8 of them matrix products). Each choice below was measured
+(``benchmarks/bench_train.py --profile``):
 
+- ``run`` takes a chunk of batches: what depends on the batches alone (their one-hot matrices, the loss
+  from the kept probabilities) is done for up to 64 steps in one call each.
 - All parameters live in one flat float32 buffer, each parameter a view into it; all updates in another.
   The SGD update is then one subtraction for all seven parameters.
-- The backward pass starts from ``lr * dlogits`` instead of ``dlogits``. Every gradient is linear in
-  ``dlogits``, so each backward buffer then holds ``lr`` times its gradient, and the last ones written are the
-  SGD updates themselves: no separate ``lr * grad`` pass.
+- The backward pass starts from ``lr * dlogits`` instead of ``dlogits``: every gradient is linear in
+  ``dlogits``, so the last buffers written are the SGD updates themselves. ``lr / n`` sits in the one-hot
+  targets and in the column the counts are summed with, so ``lr * dlogits`` is one subtraction.
 - A bias is a weight on an input that is always 1: ``h`` carries a column of ones and ``b2`` is stored beside
-  ``W2``, so one matrix product applies weights and bias, and in the backward pass one product yields both
-  gradients. The pair is stored transposed, as PyTorch's ``nn.Linear`` stores its weight: (vocab, H + 1) rows
-  ``[W2[:, v], b2[v]]``, so the backward products read contiguous rows, which OpenBLAS does ~2 us faster at
-  these shapes. ``params["W2"]`` and ``params["b2"]`` are views that hide this.
+  ``W2``, (vocab, H + 1) rows ``[W2[:, v], b2[v]]``, so one product applies both and one yields both
+  gradients. The column of ones is an extra hidden unit whose weights in ``W1`` and ``bngain`` are 0 and
+  whose ``bnbias`` is 10: tanh(10) is exactly 1 in float32, and every array of the hidden layer is then
+  (n, H + 1), contiguous. (NumPy is twice as slow on a strided view such as ``h1[:, :-1]``.) The unit's
+  gradients reach nothing: its ``dhprebn`` is exactly 0 (0 times its gain), and the SGD leaves its bnbias,
+  the last number of the buffer, alone. ``params`` holds views that hide the extra unit and the layout.
 - The embedding lookup ``C[Xb]`` is a product with the one-hot matrix of the batch's characters (Bengio et
   al., 2003, describe C exactly so), and its backward, the scatter-add that sums repeated characters, is the
-  product with the transposed one-hot: several times faster than ``np.add.at`` for 96 rows.
-- BatchNorm subtracts the batch mean of ``hprebn = embcat @ W1 + b1``, which equals
-  ``(embcat - mean(embcat)) @ W1``: the step centres the 30 input columns instead of the 200 output ones.
-  ``b1`` cancels. Its gradient, the column sums of ``dhprebn``, is zero in exact arithmetic (the atomic chain
-  computes rounding noise of ~1e-9), so the step leaves ``b1`` as it is; and for the same reason
-  ``dW1 = embcat.T @ dhprebn`` equals ``embcentred.T @ dhprebn``.
-- ``bnraw`` is never formed. With ``bnscale = bngain * bnvar_inv``, ``hpreact = bndiff * bnscale + bnbias``,
-  and the backward folds ``bnraw = bndiff * bnvar_inv`` into its (1, H) coefficients: the fused BatchNorm
-  backward becomes ``dhprebn = bnscale * dhpreact + bn_coef * bndiff + bn_shift``.
+  product with the transposed one-hot.
+- BatchNorm subtracts the batch mean of ``hprebn = embcat @ W1 + b1``, which is ``(onehot - mean(onehot)) @
+  C @ W1``: the one-hot matrix is centred once per chunk, and ``b1`` cancels. Its exact gradient is 0, so the
+  step leaves ``b1`` as it is. The fused BatchNorm backward, with ``bnscale = bngain * bnvar_inv``, is
+  ``dhprebn = bnscale * dhpreact + bn_coef * bndiff + bn_shift``, where ``bn_shift`` is the same for every
+  row. Both products that read ``dhprebn`` multiply it by a centred matrix (``embcentred.T`` and the centred
+  one-hot, through ``W1``), which maps a constant row to 0, so the step drops ``bn_shift``.
+- ``np.tanh`` costs ~3 ns per number on CPUs without AVX-512 and ``np.exp`` half that, so
+  ``tanh(x) = 1 - 2 / (exp(x)**2 + 1)`` (exact limits: exp(x)**2 = inf gives 1, 0 gives -1); its error is
+  a few float32 eps absolute instead of relative, and ``1 - h**2 = q * (2 - q)`` with ``q = 1 - h``.
 - Sums over the batch are products with a row of ones (BLAS beats ``sum(axis=0)`` at this size); constants
-  are 0-d float32 arrays (NumPy converts a Python float on every call); a (1, H) vector used twice is copied
+  are 0-d float32 arrays (NumPy converts a Python float on every call); ``bnscale``, used twice, is copied
   down the batch once, since NumPy multiplies same-shape arrays faster than it broadcasts.
 """
 
