@@ -200,3 +200,6 @@ def test_bad_arguments_are_user_errors():
         TrainStep(ModelConfig(n_hidden=64), params, batch_size=32)
     with pytest.raises(UserError, match="missing"):
         TrainStep(config, {name: p for name, p in params.items() if name != "b2"}, batch_size=32)
+    step = TrainStep(config, params, batch_size=32)
+    with pytest.raises(UserError, match="normal float32"):
+        step(np.zeros((32, 3), dtype=int), np.zeros(32, dtype=int), lr=1e-45)

@@ -145,6 +145,8 @@ class TrainStep:
         steps, n = len(X), self.batch_size
         losses = np.empty(steps, dtype=_FLOAT)
         lr_over_n = _FLOAT(lr / n)
+        if not np.finfo(_FLOAT).tiny <= lr_over_n < np.finfo(_FLOAT).max:
+            raise UserError(f"lr / batch_size must be a normal float32 number, got lr {lr!r}; try 0.1")
         self._n_over_lr.fill(1 / lr_over_n)
         with np.errstate(over="ignore"):  # exp(2 * hpreact) may overflow to inf: tanh is then exactly 1
             for first in range(0, steps, self._chunk):
