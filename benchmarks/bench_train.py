@@ -288,8 +288,8 @@ def torch_compile_row(config, params, data, Xs, Ys):
         raise Unavailable(
             f"torch.compile failed: {type(error).__name__}: {str(error).splitlines()[0]}"
         ) from None
-    for name, value in zip(PARAM_NAMES, _torch_params(params), strict=True):  # undo the compiling step
-        parameters[PARAM_NAMES.index(name)].copy_(value)
+    for parameter, start in zip(parameters, _torch_params(params), strict=True):  # undo the compiling step
+        parameter.copy_(start)
 
     def run():
         first = step(parameters, Xt[0], Yt[0], rows).item()
@@ -588,7 +588,11 @@ def main() -> None:
         profile_step(args.steps * 4)
     if not args.skip_full:
         goals += report_full_run(bench_full_run(full_steps))
-    print(f"\ngoals (load average now {os.getloadavg()[0]:.1f})")
+    load = os.getloadavg()[0]
+    print(f"\ngoals (load average now {load:.1f})")
+    if load > 0.5 * (os.cpu_count() or 1) + 1:
+        print("  the machine is busy: rows with several threads (torch at 2, JAX) slow down most, and the")
+        print("  verdicts against them mean little; compare the minimums, or run again when it is quiet")
     for text, met, figure in goals:
         verdict = "absent" if met is None else ("met" if met else "MISSED")
         print(f"  {text:<52} {figure:<28} {verdict}")
