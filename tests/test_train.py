@@ -142,16 +142,17 @@ def test_checkpoints_are_written_every_save_every_steps_and_at_the_end(names, tm
 
 
 class InterruptAt(TrainStep):
-    """A TrainStep that presses Ctrl-C (a real SIGINT to this process) during one particular call."""
+    """A TrainStep that presses Ctrl-C (a real SIGINT to this process) in the call that runs a given step."""
 
-    calls_before_interrupt = 0
+    calls_before_interrupt = 0  # steps, counted over calls of run()
 
-    def __call__(self, Xb, Yb, lr):
-        loss = super().__call__(Xb, Yb, lr)
-        InterruptAt.calls_before_interrupt -= 1
-        if InterruptAt.calls_before_interrupt == 0:
+    def run(self, X, Y, lr):
+        losses = super().run(X, Y, lr)
+        before = InterruptAt.calls_before_interrupt
+        InterruptAt.calls_before_interrupt -= len(X)
+        if before > 0 >= InterruptAt.calls_before_interrupt:
             os.kill(os.getpid(), signal.SIGINT)
-        return loss
+        return losses
 
 
 @pytest.fixture(scope="module")

@@ -4,32 +4,38 @@
 (:mod:`ninjagrad.makemore.atomic`) followed by an SGD update computes, using the fused formulas of
 :mod:`ninjagrad.makemore.fused`, but every array it touches is allocated once, in ``__init__``, and every
 NumPy call writes into one of them (``out=``). At this model's size (a batch of 32, 200 hidden units) a NumPy
-call costs about a microsecond whatever it computes, so the step is arranged to make few calls, and cheap
-ones. Each choice below was measured (``benchmarks/bench_train.py``):
+call costs one to two microseconds whatever it computes, so the step is arranged to make few calls, and cheap
+ones (about 40 per step, 8 of them matrix products). Each choice below was measured
+(``benchmarks/bench_train.py --profile``):
 
+- ``run`` takes a chunk of batches: what depends on the batches alone (their one-hot matrices, the loss
+  from the kept probabilities) is done for up to 64 steps in one call each.
 - All parameters live in one flat float32 buffer, each parameter a view into it; all updates in another.
   The SGD update is then one subtraction for all seven parameters.
-- The backward pass starts from ``lr * dlogits`` instead of ``dlogits``. Every gradient is linear in
-  ``dlogits``, so each backward buffer then holds ``lr`` times its gradient, and the last ones written are the
-  SGD updates themselves: no separate ``lr * grad`` pass.
+- The backward pass starts from ``lr * dlogits`` instead of ``dlogits``: every gradient is linear in
+  ``dlogits``, so the last buffers written are the SGD updates themselves. ``lr / n`` sits in the one-hot
+  targets and in the column the counts are summed with, so ``lr * dlogits`` is one subtraction.
 - A bias is a weight on an input that is always 1: ``h`` carries a column of ones and ``b2`` is stored beside
-  ``W2``, so one matrix product applies weights and bias, and in the backward pass one product yields both
-  gradients. The pair is stored transposed, as PyTorch's ``nn.Linear`` stores its weight: (vocab, H + 1) rows
-  ``[W2[:, v], b2[v]]``, so the backward products read contiguous rows, which OpenBLAS does ~2 us faster at
-  these shapes. ``params["W2"]`` and ``params["b2"]`` are views that hide this.
+  ``W2``, (vocab, H + 1) rows ``[W2[:, v], b2[v]]``, so one product applies both and one yields both
+  gradients. The column of ones is an extra hidden unit whose weights in ``W1`` and ``bngain`` are 0 and
+  whose ``bnbias`` is 10: tanh(10) is exactly 1 in float32, and every array of the hidden layer is then
+  (n, H + 1), contiguous. (NumPy is twice as slow on a strided view such as ``h1[:, :-1]``.) The unit's
+  gradients reach nothing: its ``dhprebn`` is exactly 0 (0 times its gain), and the SGD leaves its bnbias,
+  the last number of the buffer, alone. ``params`` holds views that hide the extra unit and the layout.
 - The embedding lookup ``C[Xb]`` is a product with the one-hot matrix of the batch's characters (Bengio et
   al., 2003, describe C exactly so), and its backward, the scatter-add that sums repeated characters, is the
-  product with the transposed one-hot: several times faster than ``np.add.at`` for 96 rows.
-- BatchNorm subtracts the batch mean of ``hprebn = embcat @ W1 + b1``, which equals
-  ``(embcat - mean(embcat)) @ W1``: the step centres the 30 input columns instead of the 200 output ones.
-  ``b1`` cancels. Its gradient, the column sums of ``dhprebn``, is zero in exact arithmetic (the atomic chain
-  computes rounding noise of ~1e-9), so the step leaves ``b1`` as it is; and for the same reason
-  ``dW1 = embcat.T @ dhprebn`` equals ``embcentred.T @ dhprebn``.
-- ``bnraw`` is never formed. With ``bnscale = bngain * bnvar_inv``, ``hpreact = bndiff * bnscale + bnbias``,
-  and the backward folds ``bnraw = bndiff * bnvar_inv`` into its (1, H) coefficients: the fused BatchNorm
-  backward becomes ``dhprebn = bnscale * dhpreact + bn_coef * bndiff + bn_shift``.
+  product with the transposed one-hot.
+- BatchNorm subtracts the batch mean of ``hprebn = embcat @ W1 + b1``, which is ``(onehot - mean(onehot)) @
+  C @ W1``: the one-hot matrix is centred once per chunk, and ``b1`` cancels. Its exact gradient is 0, so the
+  step leaves ``b1`` as it is. The fused BatchNorm backward, with ``bnscale = bngain * bnvar_inv``, is
+  ``dhprebn = bnscale * dhpreact + bn_coef * bndiff + bn_shift``, where ``bn_shift`` is the same for every
+  row. Both products that read ``dhprebn`` multiply it by a centred matrix (``embcentred.T`` and the centred
+  one-hot, through ``W1``), which maps a constant row to 0, so the step drops ``bn_shift``.
+- ``np.tanh`` costs ~3 ns per number on CPUs without AVX-512 and ``np.exp`` half that, so
+  ``tanh(x) = 1 - 2 / (exp(x)**2 + 1)`` (exact limits: exp(x)**2 = inf gives 1, 0 gives -1); its error is
+  a few float32 eps absolute instead of relative, and ``1 - h**2 = q * (2 - q)`` with ``q = 1 - h``.
 - Sums over the batch are products with a row of ones (BLAS beats ``sum(axis=0)`` at this size); constants
-  are 0-d float32 arrays (NumPy converts a Python float on every call); a (1, H) vector used twice is copied
+  are 0-d float32 arrays (NumPy converts a Python float on every call); ``bnscale``, used twice, is copied
   down the batch once, since NumPy multiplies same-shape arrays faster than it broadcasts.
 """
 
@@ -38,22 +44,26 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numpy import add, divide, dot, exp, log, maximum, multiply, reciprocal, sqrt, square, subtract, tanh
+from numpy import add, copyto, divide, dot, equal, exp, maximum, multiply, sqrt, square, subtract
 
 from ninjagrad.errors import UserError
 from ninjagrad.makemore.model import PARAM_NAMES, ModelConfig
 
 _FLOAT = np.float32  # training precision, as in the lecture
+CHUNK_BYTES = 1 << 20  # the one-hot matrices of a chunk of batches, prepared in one go, take at most this
+MAX_CHUNK = 64  # steps per chunk (more gains nothing measurable)
+_EXTRA_BIAS = 10.0  # hpreact of the extra hidden unit: tanh(10) rounds to exactly 1 in float32
 
 
 class TrainStep:
-    """One SGD step with the fused manual backward, preallocated buffers.
+    """SGD steps with the fused manual backward, in preallocated buffers.
 
-    ``step = TrainStep(config, params, batch_size)`` copies ``params`` into its own storage; then
-    ``loss = step(Xb, Yb, lr)`` runs the forward pass on the batch, the backward pass and the update
-    ``p -= lr * dp``, and returns the batch loss from before the update. The same parameters, batches and
-    learning rates always give bit-identical results (nothing random, no threads of its own), which resuming
-    from a checkpoint relies on.
+    ``step = TrainStep(config, params, batch_size)`` copies ``params`` into its own storage. Then
+    ``losses = step.run(X, Y, lr)`` trains on the batches ``X`` (steps, n, block_size) and ``Y`` (steps, n)
+    in turn, each step the forward pass, the backward pass and ``p -= lr * dp``, and returns each batch's
+    loss from before its update, (steps,) float32. ``loss = step(Xb, Yb, lr)`` is the same for one batch.
+    The same parameters, batches and learning rates always give bit-identical results, however the steps
+    are split into calls (nothing random, no threads of its own): resuming from a checkpoint relies on it.
 
     ``step.params`` holds live views of the current parameters, by name: read them to save a checkpoint, and
     write into them (``step.params["W1"][...] = saved``) to restore one. ``step.updates`` holds, the same way,
@@ -70,174 +80,201 @@ class TrainStep:
         _check_params(params, shapes)
         n = int(batch_size)  # batch size
         K, E, H, V = config.block_size, config.n_embd, config.n_hidden, config.vocab_size
-        F = K * E  # width of the concatenated embeddings
+        F, Hp = K * E, H + 1  # width of the concatenated embeddings; hidden width with the extra unit
         self.config = config
         self.batch_size = n
 
-        # Parameters and their updates: one flat buffer each; each parameter is a view (see _parameter_views).
-        size = sum(math.prod(shape) for shape in shapes.values())
-        self._flat_params = np.empty(size, dtype=_FLOAT)
-        self._flat_updates = np.zeros(size, dtype=_FLOAT)
-        self.params, self._W2b2T = _parameter_views(self._flat_params, shapes)
-        self.updates, self._dW2b2T = _parameter_views(self._flat_updates, shapes)
+        # Parameters and their updates: one flat buffer each, every parameter a view (see _parameter_views).
+        self._flat_params, self.params, self._blocks = _parameter_views(shapes)
+        self._flat_updates, self.updates, self._dblocks = _parameter_views(shapes)
         for name in PARAM_NAMES:
             self.params[name][...] = params[name]
-        self._W2T = self._W2b2T[:, :-1]  # (V, H)
+        self._blocks["bngain"][0, H] = 0  # the extra unit's BatchNorm: scale 0, hpreact = _EXTRA_BIAS
+        self._blocks["bnbias"][0, H] = _EXTRA_BIAS
+        # SGD updates all but the last number, the extra unit's bnbias (its gradient is not 0; see above)
+        self._sgd_params, self._sgd_updates = self._flat_params[:-1], self._flat_updates[:-1]
 
-        # Constants. A product with one of the rows sums (or averages) over the batch.
+        # Constants. A product with one of these rows sums (or takes the variance) over the batch.
+        self._var_row = np.full((1, n), 1 / (n - 1), dtype=_FLOAT)  # unbiased variance of centred columns
         self._ones_row = np.ones((1, n), dtype=_FLOAT)  # sum over the batch
-        self._mean_row = np.full((1, n), 1 / n, dtype=_FLOAT)  # batch mean
-        self._var_row = np.full((1, n), 1 / (n - 1), dtype=_FLOAT)  # unbiased variance of centred rows
-        self._ones_vocab = np.ones((V, 1), dtype=_FLOAT)  # sum over the vocabulary
-        self._one = np.array(1, dtype=_FLOAT)
+        self._vocab_ids = np.arange(V)  # compared with a character id, gives its one-hot row
+        self._one, self._two = np.array(1, dtype=_FLOAT), np.array(2, dtype=_FLOAT)
         self._eps = np.array(config.bn_eps, dtype=_FLOAT)
-        self._minus_inv_n = np.array(-1 / n, dtype=_FLOAT)
         self._minus_inv_n1 = np.array(-1 / (n - 1), dtype=_FLOAT)
-        self._lr_over_n = np.zeros((), dtype=_FLOAT)  # set by each call
-        self._row_offsets = np.arange(n) * V  # flat index of each row of an (n, V) array
-        self._emb_row_offsets = np.arange(n * K) * V  # the same for the (n * K, V) one-hot
+        self._n_over_lr = np.empty((V, 1), dtype=_FLOAT)  # counts @ this = counts_sum * n / lr, set per run
 
-        # Forward buffers, named after the lecture's variables.
-        self._emb_onehot = np.zeros((n * K, V), dtype=_FLOAT)  # one row per character read
-        self._emb = np.empty((n * K, E), dtype=_FLOAT)  # C[Xb], one row per character read
-        self._embmean = np.empty((1, F), dtype=_FLOAT)
-        self._embcentred = np.empty((n, F), dtype=_FLOAT)  # embcat - mean(embcat)
-        self._bndiff = np.empty((n, H), dtype=_FLOAT)
-        self._bndiff2 = np.empty((n, H), dtype=_FLOAT)
-        self._bnvar = np.empty((1, H), dtype=_FLOAT)
-        self._bnvar_inv = np.empty((1, H), dtype=_FLOAT)
-        self._bnscale = np.empty((1, H), dtype=_FLOAT)  # bngain * bnvar_inv
-        self._bnscale_rows = np.empty((n, H), dtype=_FLOAT)  # bnscale copied down the batch
-        self._hpreact = np.empty((n, H), dtype=_FLOAT)
-        self._h = np.empty((n, H), dtype=_FLOAT)
-        self._h1 = np.ones((n, H + 1), dtype=_FLOAT)  # [h | 1]: the last column stays 1 (for b2)
+        # A chunk of batches, prepared in bulk before its steps run.
+        self._chunk = max(1, min(MAX_CHUNK, CHUNK_BYTES // (4 * n * (K + 2) * V)))
+        self._onehot = np.empty((self._chunk, n * K, V), dtype=_FLOAT)  # onehot(Xb), centred over the batch
+        self._targets = np.empty((self._chunk, n, V), dtype=_FLOAT)  # onehot(Yb) * lr / n
+        self._probs = np.empty((self._chunk, n, V), dtype=_FLOAT)  # softmax(logits) * lr / n, for the losses
+        # Forward buffers, named after the lecture's variables; Hp wide where the lecture's are H wide.
+        self._emb = np.empty((n * K, E), dtype=_FLOAT)  # C[Xb] minus its batch mean, a row per character
+        self._embcentred = self._emb.reshape(n, F)  # embcat - mean(embcat)
+        self._bndiff = np.empty((n, Hp), dtype=_FLOAT)
+        self._bndiff2 = np.empty((n, Hp), dtype=_FLOAT)
+        self._bnvar = np.empty((1, Hp), dtype=_FLOAT)
+        self._bnvar_inv = np.empty((1, Hp), dtype=_FLOAT)
+        self._bnscale = np.empty((1, Hp), dtype=_FLOAT)  # bngain * bnvar_inv
+        self._bnscale_rows = np.empty((n, Hp), dtype=_FLOAT)  # bnscale copied down the batch
+        self._tanh_q = np.empty((n, Hp), dtype=_FLOAT)  # hpreact, exp(2 * hpreact), then q = 1 - h
+        self._h1 = np.empty((n, Hp), dtype=_FLOAT)  # [h | 1]
         self._logits = np.empty((n, V), dtype=_FLOAT)
         self._logit_maxes = np.empty((n, 1), dtype=_FLOAT)
-        self._counts_sum = np.empty((n, 1), dtype=_FLOAT)
+        self._counts_sum = np.empty((n, 1), dtype=_FLOAT)  # times n / lr
         # Backward buffers: d<name> holds lr times the gradient of <name>.
-        self._dlogits = np.empty((n, V), dtype=_FLOAT)  # holds counts, then probs, then lr * dlogits
-        self._dh = np.empty((n, H), dtype=_FLOAT)
-        self._dtanh = np.empty((n, H), dtype=_FLOAT)  # 1 - h**2
-        self._dhpreact = np.empty((n, H), dtype=_FLOAT)
-        self._dhprebn = np.empty((n, H), dtype=_FLOAT)
-        self._scratch = np.empty((n, H), dtype=_FLOAT)
-        # dhprebn = bnscale * dhpreact + bn_coef * bndiff + bn_shift, with these two (1, H) coefficients
-        self._bn_coef = np.empty((1, H), dtype=_FLOAT)
-        self._bn_shift = np.empty((1, H), dtype=_FLOAT)
+        self._dlogits = np.empty((n, V), dtype=_FLOAT)
+        self._dh1 = np.empty((n, Hp), dtype=_FLOAT)
+        self._dtanh = np.empty((n, Hp), dtype=_FLOAT)  # 1 - h**2
+        self._dhpreact = np.empty((n, Hp), dtype=_FLOAT)
+        self._bn_coef = np.empty((1, Hp), dtype=_FLOAT)
+        self._dhprebn = np.empty((n, Hp), dtype=_FLOAT)
+        self._scratch = np.empty((n, Hp), dtype=_FLOAT)
         self._dembcat = np.empty((n, F), dtype=_FLOAT)
 
     def __call__(self, Xb: np.ndarray, Yb: np.ndarray, lr: float) -> float:
-        """Train on one batch and return its loss from before the update.
+        """One step on the batch ``Xb`` (n, block_size), ``Yb`` (n,); its loss from before the update."""
+        return float(self.run(np.asarray(Xb)[None], np.asarray(Yb)[None], lr)[0])
 
-        ``Xb`` (n, block_size) and ``Yb`` (n,) are character ids in [0, vocab_size); NumPy's default integer
-        type (``intp``) avoids a conversion per call. The ids are not range-checked here, which would cost a
-        tenth of the step: the data module builds them from the model's own vocabulary.
+    def run(self, X: np.ndarray, Y: np.ndarray, lr: float) -> np.ndarray:
+        """One step per batch, ``X`` (steps, n, block_size) and ``Y`` (steps, n); the (steps,) losses.
+
+        The ids are character ids in [0, vocab_size), not range-checked here (an id out of range would give
+        an all-zero one-hot row): the data module builds them from the model's own vocabulary.
         """
-        self._lr_over_n[...] = lr / self.batch_size
-        loss = self._forward(Xb, Yb)
-        self._backward()
-        subtract(self._flat_params, self._flat_updates, out=self._flat_params)  # SGD, every parameter at once
-        return loss
+        steps, n = len(X), self.batch_size
+        losses = np.empty(steps, dtype=_FLOAT)
+        lr_over_n = _FLOAT(lr / n)
+        if not np.finfo(_FLOAT).tiny <= lr_over_n < np.finfo(_FLOAT).max:
+            raise UserError(f"lr / batch_size must be a normal float32 number, got lr {lr!r}; try 0.1")
+        self._n_over_lr.fill(1 / lr_over_n)
+        with np.errstate(over="ignore"):  # exp(2 * hpreact) may overflow to inf: tanh is then exactly 1
+            for first in range(0, steps, self._chunk):
+                count = min(self._chunk, steps - first)
+                self._prepare(X[first : first + count], Y[first : first + count], lr_over_n)
+                for index in range(count):
+                    self._forward(index)
+                    self._backward(index)
+                    subtract(self._sgd_params, self._sgd_updates, out=self._sgd_params)  # SGD, all at once
+                losses[first : first + count] = self._losses(Y[first : first + count], lr_over_n)
+        return losses
 
-    def _forward(self, Xb: np.ndarray, Yb: np.ndarray) -> float:
-        """The forward pass and the loss; leaves lr * dlogits in ``_dlogits``, and what the backward needs."""
-        n = self.batch_size
-        onehot, emb, embmean = self._emb_onehot, self._emb, self._embmean
-        embcentred, bndiff, bndiff2, bnvar = self._embcentred, self._bndiff, self._bndiff2, self._bnvar
+    def _prepare(self, X: np.ndarray, Y: np.ndarray, lr_over_n: np.float32) -> None:
+        """The one-hot matrices of a chunk of batches, which depend on the batches alone."""
+        count, n = len(X), self.batch_size
+        K, V = self.config.block_size, self.config.vocab_size
+        onehot, targets = self._onehot[:count], self._targets[:count]
+        equal(X.reshape(count, n * K, 1), self._vocab_ids, out=onehot)  # (count, n * K, V)
+        by_position = onehot.reshape(count, n, K, V)
+        # Centre each context position over the batch: a count of ones, divided by n (exact for n = 32)
+        by_position -= by_position.sum(axis=1, keepdims=True) / _FLOAT(n)
+        equal(Y.reshape(count, n, 1), self._vocab_ids, out=targets)  # (count, n, V)
+        targets *= lr_over_n
+
+    def _losses(self, Y: np.ndarray, lr_over_n: np.float32) -> np.ndarray:
+        """Each step's mean cross-entropy, from the probabilities the forward passes kept."""
+        count = len(Y)
+        probs = self._probs[:count]  # (count, n, V)  softmax * lr / n
+        target = np.take_along_axis(probs, Y.reshape(count, -1, 1).astype(np.intp), axis=2)[..., 0]
+        return -np.log(target / lr_over_n).mean(axis=1)  # (count,)
+
+    def _forward(self, index: int) -> None:
+        """The forward pass of the chunk's batch ``index``; leaves lr * dlogits in ``_dlogits``."""
+        emb, bndiff, bndiff2, bnvar = self._emb, self._bndiff, self._bndiff2, self._bnvar
         bnvar_inv, bnscale, bnscale_rows = self._bnvar_inv, self._bnscale, self._bnscale_rows
-        hpreact, h, h1, logits = self._hpreact, self._h, self._h1, self._logits
-        logit_maxes, counts_sum, probs = self._logit_maxes, self._counts_sum, self._dlogits
+        tanh_q, h1, logits, logit_maxes = self._tanh_q, self._h1, self._logits, self._logit_maxes
+        counts_sum, probs, blocks = self._counts_sum, self._probs[index], self._blocks
 
-        # Embedding: emb = C[Xb] as the product onehot(Xb) @ C
-        onehot.fill(0)
-        onehot.ravel()[add(self._emb_row_offsets, Xb.ravel())] = 1  # (n * block, V)
-        dot(onehot, self.params["C"], out=emb)  # (n * block, E)
-        embcat = emb.reshape(n, -1)  # (n, F)
-        # Linear layer and BatchNorm's centring in one: hprebn - bnmeani = (embcat - its mean) @ W1
-        dot(self._mean_row, embcat, out=embmean)  # (1, F)
-        subtract(embcat, embmean, out=embcentred)  # (n, F)
-        dot(embcentred, self.params["W1"], out=bndiff)  # (n, H)  b1 drops out
+        # Embedding and BatchNorm's centring in one: (onehot - its batch mean) @ C = emb - mean(emb)
+        dot(self._onehot[index], blocks["C"], out=emb)  # (n * block, E)
+        # Linear layer 1, centred: hprebn - bnmeani = embcentred @ W1; b1 drops out
+        dot(self._embcentred, blocks["W1"], out=bndiff)  # (n, Hp)
         # BatchNorm with the batch's unbiased variance
         square(bndiff, out=bndiff2)
-        dot(self._var_row, bndiff2, out=bnvar)  # (1, H)
+        dot(self._var_row, bndiff2, out=bnvar)  # (1, Hp)
         add(bnvar, self._eps, out=bnvar_inv)
         sqrt(bnvar_inv, out=bnvar_inv)
-        reciprocal(bnvar_inv, out=bnvar_inv)  # (1, H)  (bnvar + eps) ** -0.5
-        multiply(self.params["bngain"], bnvar_inv, out=bnscale)  # (1, H)
-        bnscale_rows[...] = bnscale  # (n, H)
-        multiply(bndiff, bnscale_rows, out=hpreact)  # bngain * bnraw
-        add(hpreact, self.params["bnbias"], out=hpreact)  # (n, H)
-        # tanh, then the output layer
-        tanh(hpreact, out=h)  # (n, H)
-        h1[:, :-1] = h
-        dot(h1, self._W2b2T.T, out=logits)  # (n, V)  h @ W2 + b2
-        # Softmax, shifted by each row's max so exp cannot overflow
+        divide(self._one, bnvar_inv, out=bnvar_inv)  # (1, Hp)  (bnvar + eps) ** -0.5
+        multiply(blocks["bngain"], bnvar_inv, out=bnscale)  # (1, Hp)
+        copyto(bnscale_rows, bnscale)  # (n, Hp)
+        multiply(bndiff, bnscale_rows, out=tanh_q)
+        add(tanh_q, blocks["bnbias"], out=tanh_q)  # (n, Hp)  hpreact
+        # tanh(x) = 1 - 2 / (exp(x)**2 + 1)
+        exp(tanh_q, out=tanh_q)
+        square(tanh_q, out=tanh_q)
+        add(tanh_q, self._one, out=tanh_q)
+        divide(self._two, tanh_q, out=tanh_q)  # (n, Hp)  q = 1 - h
+        subtract(self._one, tanh_q, out=h1)  # (n, Hp)  [h | 1]
+        # Output layer and softmax, shifted by each row's max so exp cannot overflow
+        dot(h1, blocks["W2b2"].T, out=logits)  # (n, V)  h @ W2 + b2
         maximum.reduce(logits, axis=1, keepdims=True, out=logit_maxes)  # (n, 1)
-        subtract(logits, logit_maxes, out=probs)
-        exp(probs, out=probs)  # (n, V)  counts
-        dot(probs, self._ones_vocab, out=counts_sum)  # (n, 1)
-        divide(probs, counts_sum, out=probs)  # (n, V)  probs
-        target = add(self._row_offsets, Yb)  # (n,)  flat index of each row's correct character
-        probs_target = probs.ravel().take(target)  # (n,)
+        subtract(logits, logit_maxes, out=logits)
+        exp(logits, out=logits)  # (n, V)  counts
+        dot(logits, self._n_over_lr, out=counts_sum)  # (n, 1)  counts_sum * n / lr
+        divide(logits, counts_sum, out=probs)  # (n, V)  probs * lr / n
         # Cross-entropy backward, fused: dlogits = (probs - onehot(Yb)) / n, times lr (see the module doc)
-        probs.ravel()[target] = probs_target - self._one
-        multiply(probs, self._lr_over_n, out=probs)  # (n, V)
-        return -float(log(probs_target).sum()) / n
+        subtract(probs, self._targets[index], out=self._dlogits)  # (n, V)
 
-    def _backward(self) -> None:
+    def _backward(self, index: int) -> None:
         """lr times the gradient of every parameter, into ``_flat_updates``, from lr * dlogits."""
-        dbngain, dbnbias = self.updates["bngain"], self.updates["bnbias"]  # (1, H) each
-        dlogits, dh, dtanh, dhpreact = self._dlogits, self._dh, self._dtanh, self._dhpreact
-        dhprebn, dembcat, scratch = self._dhprebn, self._dembcat, self._scratch
-        h, bndiff, bnvar_inv, bnscale = self._h, self._bndiff, self._bnvar_inv, self._bnscale
-        embcentred = self._embcentred
-        bn_coef, bn_shift = self._bn_coef, self._bn_shift
+        dlogits, dh1, dtanh, tanh_q = self._dlogits, self._dh1, self._dtanh, self._tanh_q
+        dhpreact, dhprebn, scratch, bn_coef = self._dhpreact, self._dhprebn, self._scratch, self._bn_coef
+        bndiff, bnvar_inv, bnscale = self._bndiff, self._bnvar_inv, self._bnscale
+        blocks, dblocks = self._blocks, self._dblocks
+        dbngain, ones_row = dblocks["bngain"], self._ones_row
 
         # Output layer: logits = h @ W2 + b2
-        dot(dlogits.T, self._h1, out=self._dW2b2T)  # (V, H + 1)  dW2.T and db2
-        dot(dlogits, self._W2T, out=dh)  # (n, H)  dlogits @ W2.T
-        # tanh
-        square(h, out=dtanh)
-        subtract(self._one, dtanh, out=dtanh)  # (n, H)  1 - h**2
-        multiply(dh, dtanh, out=dhpreact)  # (n, H)
+        dot(dlogits.T, self._h1, out=dblocks["W2b2"])  # (V, Hp)  dW2.T and db2
+        dot(dlogits, blocks["W2b2"], out=dh1)  # (n, Hp)  dlogits @ W2.T (and a column nobody needs)
+        # tanh: 1 - h**2 = q * (2 - q)
+        subtract(self._two, tanh_q, out=dtanh)
+        multiply(dtanh, tanh_q, out=dtanh)  # (n, Hp)
+        multiply(dh1, dtanh, out=dhpreact)  # (n, Hp)
         # BatchNorm: hpreact = bngain * bnraw + bnbias, with bnraw = bndiff * bnvar_inv
-        dot(self._ones_row, dhpreact, out=dbnbias)  # (1, H)  sum0(dhpreact)
+        dot(ones_row, dhpreact, out=dblocks["bnbias"])  # (1, Hp)  sum0(dhpreact)
         multiply(dhpreact, bndiff, out=scratch)
-        dot(self._ones_row, scratch, out=dbngain)
-        multiply(dbngain, bnvar_inv, out=dbngain)  # (1, H)  sum0(dhpreact * bnraw)
-        # dhprebn = bnscale * (dhpreact - dbnbias / n - bnraw * dbngain / (n - 1)), fused.dhprebn_fused
-        multiply(bnscale, dbnbias, out=bn_shift)
-        multiply(bn_shift, self._minus_inv_n, out=bn_shift)  # (1, H)
-        multiply(bnscale, dbngain, out=bn_coef)
-        multiply(bn_coef, bnvar_inv, out=bn_coef)
-        multiply(bn_coef, self._minus_inv_n1, out=bn_coef)  # (1, H)
-        multiply(dhpreact, self._bnscale_rows, out=dhprebn)  # (n, H)
+        dot(ones_row, scratch, out=dbngain)
+        multiply(dbngain, bnvar_inv, out=dbngain)  # (1, Hp)  sum0(dhpreact * bnraw)
+        # dhprebn = bnscale * dhpreact + bn_coef * bndiff, and a constant row the products below drop
+        multiply(bnscale, bnvar_inv, out=bn_coef)
+        multiply(bn_coef, self._minus_inv_n1, out=bn_coef)
+        multiply(bn_coef, dbngain, out=bn_coef)  # (1, Hp)  -bnscale * bnvar_inv * dbngain / (n - 1)
+        multiply(dhpreact, self._bnscale_rows, out=dhprebn)
         multiply(bndiff, bn_coef, out=scratch)
-        add(dhprebn, scratch, out=dhprebn)
-        add(dhprebn, bn_shift, out=dhprebn)  # (n, H)
-        # Linear layer 1: hprebn = embcat @ W1 + b1
-        dot(embcentred.T, dhprebn, out=self.updates["W1"])  # (F, H)  = embcat.T @ dhprebn, see above
-        dot(dhprebn, self.params["W1"].T, out=dembcat)  # (n, F)
-        # Embedding: dC = onehot(Xb).T @ demb adds up the gradient of every occurrence of a character
-        dot(self._emb_onehot.T, dembcat.reshape(self._emb.shape), out=self.updates["C"])  # (V, E)
+        add(dhprebn, scratch, out=dhprebn)  # (n, Hp)
+        # Linear layer 1 and the embedding, each a product with a centred matrix (see the module doc)
+        dot(self._embcentred.T, dhprebn, out=dblocks["W1"])  # (F, Hp)
+        dot(dhprebn, blocks["W1"].T, out=self._dembcat)  # (n, F)
+        dot(self._onehot[index].T, self._dembcat.reshape(self._emb.shape), out=dblocks["C"])  # (V, E)
 
 
-def _parameter_views(flat: np.ndarray, shapes: dict[str, tuple[int, ...]]):
-    """The seven parameters as views of ``flat``, stored in PARAM_NAMES order, and the output layer's block.
+def _parameter_views(shapes: dict[str, tuple[int, ...]]):
+    """A flat float32 buffer holding the parameters, the seven parameters as views of it, and its blocks.
 
-    ``W2`` and ``b2`` are stored together as one (V, H + 1) matrix ``W2b2T`` whose row v is
-    ``[W2[:, v], b2[v]]``. Returns ``(views by name, W2b2T)``.
+    The blocks are what the step computes with: ``C`` (V, E); ``W1`` (F, H + 1), whose last column (the
+    extra unit's weights) stays 0; ``b1``; ``W2b2`` (V, H + 1), whose row v is ``[W2[:, v], b2[v]]``; and
+    ``bn`` (2, H + 1), the rows ``bngain`` and ``bnbias`` each with the extra unit last, which are also blocks
+    of their own, (1, H + 1). Returns ``(flat, views by name, blocks by name)``.
     """
-    H, V = shapes["W2"]
-    views, offset = {}, 0
-    for name in PARAM_NAMES:
-        size = math.prod(shapes[name])
-        views[name] = flat[offset : offset + size].reshape(shapes[name])
-        if name == "W2":
-            W2b2T = flat[offset : offset + V * (H + 1)].reshape(V, H + 1)
-        offset += size
-    views["W2"], views["b2"] = W2b2T[:, :-1].T, W2b2T[:, -1]  # (H, V), (V,)
-    return views, W2b2T
+    V, E = shapes["C"]
+    F, H = shapes["W1"]
+    layout = {"C": (V, E), "W1": (F, H + 1), "b1": (H,), "W2b2": (V, H + 1), "bn": (2, H + 1)}
+    flat = np.zeros(sum(math.prod(shape) for shape in layout.values()), dtype=_FLOAT)
+    blocks, offset = {}, 0
+    for name, shape in layout.items():
+        blocks[name] = flat[offset : offset + math.prod(shape)].reshape(shape)
+        offset += math.prod(shape)
+    blocks["bngain"], blocks["bnbias"] = blocks["bn"][0:1], blocks["bn"][1:2]
+    views = {
+        "C": blocks["C"],
+        "W1": blocks["W1"][:, :H],
+        "b1": blocks["b1"],
+        "W2": blocks["W2b2"][:, :H].T,  # (H, V)
+        "b2": blocks["W2b2"][:, H],  # (V,)
+        "bngain": blocks["bngain"][:, :H],
+        "bnbias": blocks["bnbias"][:, :H],
+    }
+    return flat, views, blocks
 
 
 def _check_params(params: dict[str, np.ndarray], shapes: dict[str, tuple[int, ...]]) -> None:

@@ -371,8 +371,7 @@ def _sgd_loop(config, examples: Examples, train_step, history, step, save, stop,
         )
         lr = config.learning_rate(step)
         first = chunk * CHUNK_STEPS
-        for s in range(step, end):
-            history[s] = train_step(X[s - first], Y[s - first], lr)
+        history[step:end] = train_step.run(X[step - first : end - first], Y[step - first : end - first], lr)
         _check_finite(history, step, end, lr)
         if observe is not None:
             observe(end, train_step, X[end - 1 - first], Y[end - 1 - first], lr)
