@@ -1,12 +1,13 @@
 """`ninjagrad check`: the lecture's table of 26 atomic and 2 fused gradients against autograd."""
 
+import dataclasses
 import json
 import re
 import sys
 
 import pytest
 
-import ninjagrad.makemore.atomic as atomic
+import ninjagrad.kata.exercises as exercises
 from ninjagrad.cli import main
 
 
@@ -73,14 +74,11 @@ def test_against_torch_without_torch_is_a_clear_error(capsys, monkeypatch):
 def test_a_wrong_gradient_fails_the_check(capsys, monkeypatch):
     # The classic mistake: dbnmeani of shape (64,) where (1, 64) is right. The values broadcast to the
     # right numbers, so only the shape check catches it, and every row must be held to it.
-    honest = atomic.backward_atomic
-
-    def sloppy(*args, **kwargs):
-        grads = honest(*args, **kwargs)
-        grads["bnmeani"] = grads["bnmeani"].reshape(-1)
-        return grads
-
-    monkeypatch.setattr(atomic, "backward_atomic", sloppy)
+    atomic = exercises.get_exercise("atomic")
+    line = "dbnmeani = (-dbndiff).sum(0, keepdims=True)"
+    assert atomic.source.count(line) == 1
+    sloppy = dataclasses.replace(atomic, source=atomic.source.replace(line, "dbnmeani = (-dbndiff).sum(0)"))
+    monkeypatch.setitem(exercises.EXERCISES, "atomic", sloppy)
     code, out, _ = run_cli(capsys)
     assert code == 1
     row = next(row for row in table_rows(out) if row.startswith("bnmeani"))

@@ -260,19 +260,16 @@ def test_mistakes_hidden_by_the_real_data_are_found_by_the_probe(tmp_path):
         "dlogit_maxes = dnorm_logits.sum(1, keepdims=True)",
     )
     first = check(path).first_wrong
-    assert (
-        first.gradient.name == "logit_maxes" and first.comparison.approximate and not first.probe.approximate
-    )
-    assert first.diagnosis.kind == "sign" and "passes on the real batch" in first.diagnosis.message
+    # (on the real batch both are rounding noise around 0, which a flipped sign may or may not push past atol)
+    assert first.gradient.name == "logit_maxes" and not first.probe.approximate
+    assert first.diagnosis.kind == "sign"
 
     old = "dlogits += np.eye(logits.shape[1], dtype=logits.dtype)[logits.argmax(1)] * dlogit_maxes"
     first = check(planted(tmp_path, "atomic", old, "pass")).first_wrong
     assert first.gradient.name == "logits" and first.comparison.approximate
     assert first.diagnosis.kind == "missing_accumulation" and "through logit_maxes" in first.diagnosis.message
 
-    first = check(
-        planted(tmp_path, "atomic", "db1 = dhprebn.sum(0)", "db1 = np.zeros(64, np.float32)")
-    ).first_wrong
+    first = check(planted(tmp_path, "atomic", "db1 = dhprebn.sum(0)", "db1 = np.zeros_like(b1)")).first_wrong
     assert first.gradient.name == "b1" and first.comparison.approximate and not first.probe.approximate
     assert "BatchNorm subtracts the batch mean" in first.diagnosis.message
 
@@ -282,7 +279,7 @@ def test_a_new_workbook_is_not_written_yet(tmp_path, capsys):
     path.write_text(render_workbook(get_exercise("embedding")))
     assert main(["kata", "check", str(path)]) == 1
     out = capsys.readouterr().out
-    line = path.read_text().splitlines().index("demb = ...  # TODO") + 1
+    line = path.read_text().splitlines().index("demb = ...  # TODO -> (32, 3, 10)") + 1
     assert f"demb is not written yet ({path}, line {line})" in out and "0 of 2 gradients right so far" in out
 
 
@@ -390,7 +387,7 @@ BROKEN = [
         "dcounts_sum_inv = (dprobs * counts).sum(1, keepdim=True)",
         "exception",
         "dcounts_sum_inv =",
-        "PyTorch's keepdim= as keepdims=True",
+        "PyTorch's keepdim= is NumPy's keepdims=",
     ),
     ("scalar", "dd = f * dL  #", "raise KeyboardInterrupt\ndd = f * dL  #", "exception", "raise", "Keyboard"),
     ("scalar", "dd = f * dL  #", "import os\nos._exit(3)\ndd = f * dL  #", "crashed", None, "exit code 3"),

@@ -37,7 +37,14 @@ def test_a_new_workbook_has_one_todo_line_per_gradient_in_backward_order(name):
     text = render_workbook(exercise)
     lines = text.splitlines()
     begin, end = lines.index(BACKWARD_BEGIN), lines.index(BACKWARD_END)
-    assert lines[begin + 1 : end] == [f"{g.variable} = ...  # TODO" for g in exercise.gradients]
+    todo = [
+        re.fullmatch(r"(\w+) = \.\.\.  # TODO -> (\(.*\)|a number)", line) for line in lines[begin + 1 : end]
+    ]
+    assert [match.group(1) for match in todo] == [g.variable for g in exercise.gradients]
+    forward = build_reference(exercise).forward
+    for match, gradient in zip(todo, exercise.gradients, strict=True):  # the target shape, as computed
+        value = forward[gradient.target]
+        assert match.group(2) == (str(value.shape) if isinstance(value, np.ndarray) else "a number")
     solved = exercise.solution_source().splitlines()
     assert lines[:begin] == solved[: solved.index(BACKWARD_BEGIN)]  # the set-up and forward pass, verbatim
     assert read_kata_name(text, "w.py") == name
@@ -55,10 +62,13 @@ def test_every_forward_line_carries_its_variables_true_shape(name):
     start = lines.index("# ---- forward pass (given) ----")
     checked = 0
     for node in ast.parse(source).body:
+        if node.lineno > lines.index(BACKWARD_BEGIN):
+            break
         if (
             node.lineno <= start
             or not isinstance(node, ast.Assign)
             or lines[node.lineno - 1] == BACKWARD_BEGIN
+            or not isinstance(forward[node.targets[0].id], np.ndarray)  # n = Xb.shape[0]: a size
         ):
             continue
         if node.lineno > lines.index(BACKWARD_BEGIN):

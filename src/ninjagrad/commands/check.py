@@ -1,16 +1,13 @@
 """Check the hand-written backward pass of the makemore MLP against autograd, one gradient per row.
 
-The lecture's "backprop ninja" table: the 26 gradients of the atomic chain (exercise 1), then the fused
-cross-entropy and BatchNorm formulas (exercises 2 and 3), each compared with what autograd computes on the
-same batch (32 training examples from the bundled names, a model with 64 hidden units).
+The lecture's "backprop ninja" table: the 26 gradients of the atomic exercise, then the fused cross-entropy
+and BatchNorm formulas, on 32 training examples from the bundled names and a model with 64 hidden units.
+It is the kata's checker run on the exercises' own solutions (`ninjagrad kata check` runs it on yours).
 
-Against ninjagrad's own Tensor engine (the default) every atomic gradient must match BIT FOR BIT: the manual
-lines perform the engine's float operations in the engine's order. Against PyTorch (--against torch) the two
-libraries' kernels round differently, so the criterion is allclose (PyTorch's rtol=1e-5, atol=1e-8), checked
-in float64 by default: in float32, gradients that are zero in exact arithmetic (dlogit_maxes, db1) and the
-smallest entries of others (dW2) carry rounding noise of about 1e-8 on both sides and fail atol=1e-8 at
-random (seeds 2, 4 and 6 of 0-7 fail a row). The fused formulas are algebra, not the same float operations,
-so they are always held to allclose.
+Against ninjagrad's Tensor engine (the default) every atomic gradient must match bit for bit. Against
+PyTorch (--against torch) the kernels round differently, so the criterion is allclose (rtol=1e-5,
+atol=1e-8), in float64 by default: in float32, gradients that are zero in exact arithmetic (dlogit_maxes,
+db1) carry rounding noise near atol on both sides. The fused formulas are always held to allclose.
 
 Exit status: 0 when every row meets its criterion, 1 otherwise.
 """
@@ -85,10 +82,11 @@ def run(args: argparse.Namespace) -> int:
 
 def check_gradients(backend, dtype: np.dtype, seed: int) -> list[dict]:
     """Every comparison of the table, each as ``{"comparison", "criterion", "passed"}``."""
-    from ninjagrad.check import compare
-    from ninjagrad.makemore.atomic import GRADIENT_NAMES, backward_atomic, forward_atomic, reference_gradients
+    from dataclasses import replace
+
+    from ninjagrad.kata.checker import check_solution
+    from ninjagrad.kata.exercises import get_exercise
     from ninjagrad.makemore.data import load_dataset
-    from ninjagrad.makemore.fused import dhprebn_fused, dlogits_fused
     from ninjagrad.makemore.model import ModelConfig, init_params
 
     data = load_dataset()
@@ -98,28 +96,24 @@ def check_gradients(backend, dtype: np.dtype, seed: int) -> list[dict]:
     rows = rng.integers(0, len(data.train), BATCH_SIZE)
     Xb, Yb = data.train.X[rows].astype(np.intp), data.train.Y[rows].astype(np.intp)  # (n, block), (n,)
 
-    forward = forward_atomic(params, Xb, Yb, config.bn_eps)
-    manual = backward_atomic(params, Xb, Yb, forward, config.bn_eps)
-    reference = reference_gradients(params, Xb, Yb, config.bn_eps, backend)
+    given = {"Xb": Xb, "Yb": Yb, **params}
+    atomic, comparisons = check_solution(get_exercise("atomic"), given, backend)
     atomic_criterion = "exact" if backend.name == "ninjagrad" else "approximate"
-    checks = [(name, manual[name], reference[name], atomic_criterion) for name in GRADIENT_NAMES]
-    dlogits = dlogits_fused(forward["logits"], Yb)
-    dhprebn = dhprebn_fused(manual["hpreact"], params["bngain"], forward["bnvar_inv"], forward["bnraw"])
-    checks.append(("logits (fused)", dlogits, reference["logits"], "approximate"))
-    checks.append(("hprebn (fused)", dhprebn, reference["hprebn"], "approximate"))
-
-    results = []
-    for name, mine, theirs, criterion in checks:
-        comparison = compare(name, mine, theirs, show=False)
-        results.append(
-            {"comparison": comparison, "criterion": criterion, "passed": getattr(comparison, criterion)}
-        )
-    return results
+    checks = [(replace(c, name=c.name[1:]), atomic_criterion) for c in comparisons]  # named as the lecture
+    for name, fused in (("cross_entropy", "logits"), ("batchnorm", "hprebn")):
+        exercise = get_exercise(name)
+        inputs = {key: atomic[key] for key in exercise.given(0)}
+        _, (comparison,) = check_solution(exercise, inputs, backend)
+        checks.append((replace(comparison, name=f"{fused} (fused)"), "approximate"))
+    return [
+        {"comparison": comparison, "criterion": criterion, "passed": getattr(comparison, criterion)}
+        for comparison, criterion in checks
+    ]
 
 
 def torch_backend():
     """PyTorch's autograd as a reference (imported here, never by the library)."""
-    from ninjagrad.makemore.atomic import AutogradBackend
+    from ninjagrad.kata.traced import AutogradBackend
 
     try:
         import torch
@@ -131,6 +125,7 @@ def torch_backend():
     return AutogradBackend(
         name=f"torch {torch.__version__}",
         parameter=lambda array: torch.tensor(array, requires_grad=True),
+        constant=lambda array: torch.as_tensor(array),
         indices=lambda array: torch.as_tensor(np.asarray(array, dtype=np.int64)),
-        gradient=lambda tensor: tensor.grad.numpy(),
+        gradient=lambda tensor: None if tensor.grad is None else tensor.grad.numpy(),
     )

@@ -1,13 +1,9 @@
-"""The backprop kata: learners write the backward pass, ninjagrad finds the first wrong line and says why.
+"""The backprop kata: learners write the backward pass; ninjagrad finds the first wrong line and says why.
 
-``ninjagrad kata new NAME`` writes a workbook (the forward pass given, each backward line a TODO);
-``ninjagrad kata check FILE`` runs it in a fresh process, judges every gradient on its own against autograd,
-and explains the first wrong one. The pieces: ``exercises`` (what each kata asks), ``data`` (the numbers a
-workbook starts from), ``workbook`` (reading and writing workbooks), ``runner`` (the learner's process),
-``checker`` (the verdicts), ``diagnose`` (the catalogue of mistakes), ``report`` (what is printed).
-
-A workbook imports :func:`exercise_data` from here, so this module stays light: the checker is imported only
-when :func:`check_file` is called.
+``ninjagrad kata new NAME`` writes a workbook, ``ninjagrad kata check FILE`` checks it. From Python:
+:func:`check_workbook` returns a :class:`~ninjagrad.kata.checker.CheckResult` (one row per gradient, each
+with a ``status``); :func:`check_file` prints the report. This module stays light: a workbook imports
+:func:`exercise_data` from it, and the checker is imported only when called.
 """
 
 from __future__ import annotations
@@ -16,7 +12,15 @@ from pathlib import Path
 
 from ninjagrad.kata.data import exercise_data
 
-__all__ = ["check_file", "exercise_data"]
+__all__ = ["check_file", "check_workbook", "exercise_data"]
+
+
+def check_workbook(path: str | Path, *, timeout: float | None = None):
+    """Check a workbook; see :func:`ninjagrad.kata.checker.check_workbook`."""
+    from ninjagrad.kata.checker import DEFAULT_TIMEOUT
+    from ninjagrad.kata.checker import check_workbook as check
+
+    return check(path, timeout=DEFAULT_TIMEOUT if timeout is None else timeout)
 
 
 def check_file(path: str | Path, **options) -> int:

@@ -1,25 +1,14 @@
-"""Checking a workbook: the reference, the learner's run, and one verdict per gradient.
+"""The one checker: a workbook's gradients (or the exercise's own solution's) against autograd.
 
-How a check works (the README has the same in one paragraph):
-
-1. The workbook is parsed (:mod:`ninjagrad.kata.workbook`): a syntax error, a missing ``KATA`` line or a
-   gradient that is never assigned stops here, with the line.
-2. The reference is built in this process from ninjagrad's own files: the solution's forward lines give the
-   forward values, autograd (``Value`` or ``Tensor``) gives every gradient, and the solution's backward lines
-   (or a gradient's ``paths``) give the contributions of gradients that sum several paths, the upstream
-   gradients each line multiplies, and the probe's expected values.
-3. The learner's file runs in a fresh Python process with a time limit (:mod:`ninjagrad.kata.runner`), where
-   each gradient is recorded and then replaced by the reference value, so each line is judged on its own.
-4. Each gradient is compared with ``ninjagrad.check.compare`` (allclose passes; exactness is recorded), and a
-   wrong one gets a :class:`~ninjagrad.kata.diagnose.Diagnosis` from the catalogue.
-
-Nothing the learner's code does can reach this process: it gets back arrays, which are compared here.
+``check_workbook(path)`` runs a learner's file in its own process (``kata.runner``), once per data set,
+and judges every gradient on its own; ``check_solution`` judges the exercise's own lines on given arrays
+(what ``ninjagrad check`` shows). Both get their reference from ``build_reference`` and compare with
+``ninjagrad.check.compare``. The README's kata section explains the steps and the ``--json`` record.
 """
 
 from __future__ import annotations
 
 import ast
-import json
 import os
 import re
 import signal
@@ -28,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -37,6 +27,7 @@ import numpy as np
 import ninjagrad
 from ninjagrad.check import Comparison, compare
 from ninjagrad.errors import UserError
+from ninjagrad.kata.data import SIZES
 from ninjagrad.kata.diagnose import (
     Context,
     Contribution,
@@ -46,8 +37,11 @@ from ninjagrad.kata.diagnose import (
     not_assigned,
     not_written,
 )
+from ninjagrad.kata.exercise import run_with_given
 from ninjagrad.kata.exercises import Exercise, Gradient, get_exercise
+from ninjagrad.kata.record import Captured, DatasetRequest, LearnerError, PassRecord, Report, Request
 from ninjagrad.kata.runner import NAMESPACE_NAME
+from ninjagrad.kata.traced import AutogradBackend, autograd_gradients
 from ninjagrad.kata.workbook import Statement, Workbook, WorkbookError, parse_workbook, read_kata_name
 
 DEFAULT_TIMEOUT = 10.0  # seconds for the learner's whole file: its lines take milliseconds, a loop never ends
@@ -86,24 +80,19 @@ class RowResult:
 
     gradient: Gradient
     lines: tuple[int, ...]  # the learner's lines that compute it
-    status: str  # "right", "wrong" or "not_written"
-    comparison: (
-        Comparison | None
-    )  # against autograd, on the real data (None if there is no number to compare)
-    probe: Comparison | None = (
-        None  # against the reference solution, on the probe's values (probed rows only)
-    )
+    status: str  # "right", "wrong", "not_written" or "not_reached" (the run stopped above it)
+    comparison: Comparison | None  # against autograd, on data set 0 (None if there is no number)
+    probe: Comparison | None = None  # against the reference solution, on the probe's values
     diagnosis: Diagnosis | None = None  # why it is wrong
-    shapes: dict[str, str] = field(
-        default_factory=dict
-    )  # the variables on its lines: shape and dtype, or value
+    shapes: dict[str, str] = field(default_factory=dict)  # the variables on its lines: shape and dtype
+    second: Comparison | None = None  # against autograd, on data set 1 (another n and H)
 
     @property
     def ok(self) -> bool:
         return self.status == "right"
 
     def as_dict(self) -> dict[str, Any]:
-        record: dict[str, Any] = {"name": self.gradient.variable, "variable": self.gradient.name}
+        record: dict[str, Any] = {"name": self.gradient.variable, "variable": self.gradient.target}
         if self.comparison is not None:
             record |= self.comparison.as_dict()
         else:
@@ -114,13 +103,14 @@ class RowResult:
             "probe": None if self.probe is None else self.probe.as_dict(),
             "diagnosis": None if self.diagnosis is None else self.diagnosis.as_dict(),
             "shapes": self.shapes,
+            "second": None if self.second is None else self.second.as_dict(),
         }
         return record
 
 
 @dataclass(frozen=True)
-class KataResult:
-    """Everything a check found: the rows it reached and, for a broken workbook, why it stopped."""
+class CheckResult:
+    """Everything a check found: a row per gradient, in backward order, and why a broken one stopped."""
 
     path: str
     exercise: Exercise | None
@@ -131,13 +121,13 @@ class KataResult:
 
     @property
     def first_wrong(self) -> RowResult | None:
-        return next((row for row in self.rows if not row.ok), None)
+        return next((row for row in self.rows if row.status in ("wrong", "not_written")), None)
 
     @property
     def status(self) -> str:
         if self.broken is not None:
             return "broken"
-        return "pass" if self.first_wrong is None else "fail"
+        return "pass" if self.rows and all(row.ok for row in self.rows) else "fail"
 
     @property
     def exit_code(self) -> int:
@@ -152,10 +142,14 @@ class KataResult:
             "passed": sum(row.ok for row in self.rows),
             "total": None if self.exercise is None else len(self.exercise.gradients),
             "first_wrong": None if first is None else first.gradient.variable,
-            "rows": [row.as_dict() for row in self.rows],
+            "rows": [row.as_dict() for row in self.rows if row.status != "not_reached"],
             "broken": None if self.broken is None else self.broken.as_dict(),
             "output": self.output,
+            "table": [row.as_dict() for row in self.rows],
         }
+
+
+KataResult = CheckResult  # the earlier name
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -174,10 +168,12 @@ class ProbeCase:
 
 @dataclass(frozen=True)
 class Reference:
-    """What a workbook is checked against, all computed from ninjagrad's own files."""
+    """What a workbook is checked against on one data set, all computed from the exercise's one file."""
 
-    forward: dict[str, Any]  # the given numbers and forward variables, from the solution's forward lines
-    gradients: dict[str, np.ndarray]  # autograd's, by forward name
+    dataset: int
+    given: dict[str, Any]  # the given numbers by name
+    forward: dict[str, Any]  # the given numbers and forward variables, from the forward lines
+    gradients: dict[str, np.ndarray]  # autograd's, by row name
     solution: Workbook
     contributions: dict[str, tuple[Contribution, ...]]  # the terms of gradients that sum several paths
     upstream: dict[str, tuple[str, ...]]  # the gradients from above each gradient's reference line uses
@@ -194,19 +190,44 @@ class Reference:
         ]
 
 
-def build_reference(exercise: Exercise) -> Reference:
-    """Run the solution's forward lines, autograd, and the solution's backward lines for the extras."""
+def forward_namespace(exercise: Exercise, given: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The exercise's set-up and forward lines run with NumPy on ``given``: (after the set-up, after both)."""
+    sections = exercise.sections
+    namespace: dict[str, Any] = {"__name__": NAMESPACE_NAME}
+    run_with_given(sections.setup, namespace, given, sections.path)
+    setup = dict(namespace) | dict(given)
+    run_with_given(sections.forward, namespace, given, sections.path)
+    return setup, namespace
+
+
+def build_reference(
+    exercise: Exercise, dataset: int = 0, backend: AutogradBackend | None = None
+) -> Reference:
+    """Data set ``dataset`` through the forward lines (NumPy) and autograd; the solution's lines for the
+    extras (the paths a gradient sums, the upstream gradients each line reads, the probe's values)."""
+    given = exercise.given(dataset)
+    setup, forward = forward_namespace(exercise, given)
+    gradients = autograd_gradients(exercise, setup, backend)
     solution = parse_workbook(exercise.solution_source(), f"<solution {exercise.name}>", exercise)
-    forward: dict[str, Any] = {"__name__": NAMESPACE_NAME}
-    for statement in solution.statements:
-        if not statement.gradients:
-            _run(statement, solution, forward)
-    gradients = {name: np.asarray(value) for name, value in exercise.autograd(forward).items()}
     main = forward | {"d" + name: value for name, value in gradients.items()}
     contributions = {g.name: _contributions(solution, g, main, exercise) for g in exercise.gradients}
     upstream = {g.name: _upstream(solution, g, forward) for g in exercise.gradients}
-    probes = _probe_cases(exercise, solution, main) if exercise.probed else {}
-    return Reference(forward, gradients, solution, contributions, upstream, probes)
+    probes = _probe_cases(exercise, solution, main) if exercise.probed and dataset == 0 else {}
+    return Reference(dataset, given, forward, gradients, solution, contributions, upstream, probes)
+
+
+def check_solution(
+    exercise: Exercise, given: Mapping[str, Any], backend: AutogradBackend | None = None
+) -> tuple[dict[str, Any], list[Comparison]]:
+    """The exercise's own backward lines on ``given`` against autograd there: (the namespace, a comparison
+    per gradient in backward order). ``ninjagrad check`` shows these."""
+    setup, namespace = forward_namespace(exercise, given)
+    reference = autograd_gradients(exercise, setup, backend)
+    exec(exercise.sections.backward_code, namespace)
+    comparisons = [
+        compare(g.variable, namespace[g.variable], reference[g.name], show=False) for g in exercise.gradients
+    ]
+    return namespace, comparisons
 
 
 def _probe_cases(exercise: Exercise, solution: Workbook, main: dict[str, Any]) -> dict[str, ProbeCase]:
@@ -222,9 +243,7 @@ def _probe_cases(exercise: Exercise, solution: Workbook, main: dict[str, Any]) -
             _run(statement, solution, after)
         contributions = _contributions(solution, gradient, namespace, exercise)
         cases[gradient.name] = ProbeCase(dict(overrides), after[gradient.variable], namespace, contributions)
-        overrides = overrides | {
-            gradient.variable: after[gradient.variable]
-        }  # what the lines below are given
+        overrides = overrides | {gradient.variable: after[gradient.variable]}  # what the lines below get
     return cases
 
 
@@ -277,9 +296,10 @@ def _upstream(solution: Workbook, gradient: Gradient, forward: dict[str, Any]) -
 # The check
 
 
-def check(path: str | Path, *, timeout: float = DEFAULT_TIMEOUT) -> KataResult:
-    """Check the workbook at ``path`` (see the module docstring); a UserError only if it is unreadable, or
-    the time limit is not a number of seconds in (0, MAX_TIMEOUT]."""
+def check_workbook(path: str | Path, *, timeout: float = DEFAULT_TIMEOUT) -> CheckResult:
+    """Check the workbook at ``path``: a :class:`CheckResult` with a row per gradient, each ``status``
+    "right", "wrong", "not_written" or "not_reached". A UserError only if the file is unreadable or the
+    time limit is not a number of seconds in (0, MAX_TIMEOUT]."""
     if not 0 < timeout <= MAX_TIMEOUT:  # also False for NaN
         raise UserError(
             f"the time limit (--timeout) must be more than 0 and at most {MAX_TIMEOUT:g} seconds, "
@@ -293,87 +313,169 @@ def check(path: str | Path, *, timeout: float = DEFAULT_TIMEOUT) -> KataResult:
         workbook = parse_workbook(source, shown, exercise)
     except WorkbookError as error:
         broken = Broken(error.kind, error.message, error.line, error.text)
-        return KataResult(shown, exercise, broken=broken, source=tuple(source.splitlines()))
+        return CheckResult(shown, exercise, broken=broken, source=tuple(source.splitlines()))
     except UserError as error:  # KATA names no exercise
-        return KataResult(shown, None, broken=Broken("not_a_workbook", str(error)))
-    reference = build_reference(exercise)
-    outcome, output = _run_learner(Path(path).resolve(), exercise, reference, timeout)
+        return CheckResult(shown, None, broken=Broken("not_a_workbook", str(error)))
+    references = [build_reference(exercise, k) for k in range(exercise.datasets)]
+    outcome, output = _run_learner(Path(path).resolve(), exercise, references, timeout)
     if isinstance(outcome, Broken):
         broken = _with_text(outcome, workbook)
-        return KataResult(shown, exercise, broken=broken, output=output, source=workbook.lines)
-    description, arrays = outcome
-
-    broken = _check_forward(description, arrays, reference, workbook)
-    if broken is not None or not description["forward"]:
+        return CheckResult(shown, exercise, broken=broken, output=output, source=workbook.lines)
+    report, arrays = outcome
+    first = report.passes[0]
+    broken = _check_forward(first, arrays, references[0], workbook)
+    if broken is not None or not first.forward:
         # other numbers in the forward pass (or no backward pass reached): no gradient would mean anything
-        broken = broken or _learner_error(description["error"], workbook, exercise)
-        return KataResult(
+        broken = broken or _learner_error(first.error, workbook, exercise)
+        return CheckResult(
             shown, exercise, broken=_with_text(broken, workbook), output=output, source=workbook.lines
         )
-    if description["error"] is not None:  # in the backward pass: the rows above it stand
-        broken = _with_text(_learner_error(description["error"], workbook, exercise), workbook)
-    rows = tuple(
-        _judge(g, description, arrays, reference, workbook, exercise) for g in _reached(exercise, description)
-    )
-    return KataResult(shown, exercise, rows, broken, output, workbook.lines)
+    if first.error is not None:  # in the backward pass: the rows above it stand
+        broken = _with_text(_learner_error(first.error, workbook, exercise), workbook)
+    rows = tuple(_judge(g, report, arrays, references, workbook, exercise) for g in exercise.gradients)
+    return CheckResult(shown, exercise, rows, broken, output, workbook.lines)
 
 
-def _reached(exercise: Exercise, description: dict[str, Any]) -> list[Gradient]:
-    """The gradients the run recorded, in backward order, up to the first one it did not reach."""
-    reached = []
-    for gradient in exercise.gradients:
-        if gradient.name not in description["rows"]:
-            break
-        reached.append(gradient)
-    return reached
+check = check_workbook  # the earlier name
 
 
 def _judge(
     gradient: Gradient,
-    description: dict[str, Any],
+    report: Report,
     arrays: dict[str, np.ndarray],
-    reference: Reference,
+    references: list[Reference],
     workbook: Workbook,
     exercise: Exercise,
 ) -> RowResult:
-    """One gradient's verdict: compared with autograd, and (if probed) with the probe's expected values."""
-    info = description["rows"][gradient.name]
+    """One gradient's verdict: against autograd on every graded data set, and (if probed) on the probe."""
     lines = workbook.line_numbers(gradient.name)
-    shapes = info["shapes"]
-    if info["state"] == "not_written":
+    first, reference = report.passes[0], references[0]
+    info = first.rows.get(gradient.name)
+    if info is None:
+        return RowResult(gradient, lines, "not_reached", None)
+    shapes = info.shapes
+    if info.state == "not_written":
         placeholder = next(s.first_line for s in workbook.statements_of(gradient.name) if s.placeholder)
         return RowResult(
             gradient, lines, "not_written", None, None, not_written(gradient, placeholder), shapes
         )
-    if info["state"] != "value":
-        found = not_assigned(gradient) if info["state"] == "missing" else not_an_array(gradient, info["type"])
+    if info.state != "value":
+        found = not_assigned(gradient) if info.state == "missing" else not_an_array(gradient, info.what)
         return RowResult(gradient, lines, "wrong", None, None, found, shapes)
-
     constants = {"n": reference.forward[exercise.batch_size]} if exercise.batch_size else {}
-    mine = arrays[f"learner/{gradient.name}"]
+    mine = arrays[info.array]
     expected = reference.gradients[gradient.name]
     comparison = compare(gradient.variable, mine, expected, show=False)
+    others = _other_values(gradient, report, arrays, references, exercise)
     diagnosis = None
     if not comparison.approximate:
-        context = Context(
-            gradient,
-            reference.namespace(),
-            reference.contributions[gradient.name],
-            constants,
-            reference.upstream[gradient.name],
-        )
-        diagnosis = diagnose(mine, expected, context)
+        diagnosis = diagnose(mine, expected, _context(gradient, reference, constants), others)
+    second = None
+    if len(report.passes) > 1 and exercise.graded_datasets > 1:
+        second, second_diagnosis = _judge_second(gradient, report.passes[1], arrays, references[1], exercise)
+        diagnosis = diagnosis or second_diagnosis
     probe = None
     if gradient.name in reference.probes:
-        probe, probe_diagnosis = _judge_probe(gradient, description, arrays, reference, exercise, constants)
+        probe, probe_diagnosis = _judge_probe(gradient, first, arrays, reference, exercise, constants)
         diagnosis = diagnosis or probe_diagnosis
+    if diagnosis is None:
+        diagnosis = _reads_outside(gradient, workbook, exercise)
     status = "right" if diagnosis is None else "wrong"
-    return RowResult(gradient, lines, status, comparison, probe, diagnosis, shapes)
+    return RowResult(gradient, lines, status, comparison, probe, diagnosis, shapes, second)
+
+
+def _context(gradient: Gradient, reference: Reference, constants: dict[str, float]) -> Context:
+    return Context(
+        gradient,
+        reference.namespace(),
+        reference.contributions[gradient.name],
+        constants,
+        reference.upstream[gradient.name],
+        reference.solution,
+    )
+
+
+def _other_values(
+    gradient: Gradient,
+    report: Report,
+    arrays: dict[str, np.ndarray],
+    references: list[Reference],
+    exercise: Exercise,
+) -> list[tuple[np.ndarray, np.ndarray, Context]]:
+    """The learner's value on each further data set, with its context: a named edit must explain them too."""
+    others = []
+    for record, reference in zip(report.passes[1:], references[1:], strict=False):
+        info = record.rows.get(gradient.name)
+        if info is None or info.state != "value":
+            continue
+        constants = {"n": reference.forward[exercise.batch_size]} if exercise.batch_size else {}
+        expected = reference.gradients[gradient.name]
+        others.append((arrays[info.array], expected, _context(gradient, reference, constants)))
+    return others
+
+
+def _judge_second(
+    gradient: Gradient,
+    record: PassRecord,
+    arrays: dict[str, np.ndarray],
+    reference: Reference,
+    exercise: Exercise,
+) -> tuple[Comparison | None, Diagnosis | None]:
+    """Data set 1 (another batch size and width): catches hard-coded sizes and pasted numbers."""
+    n, hidden = SIZES[1]
+    info = record.rows.get(gradient.name)
+    where = f"on the second data set (batch n = {n}, {hidden} hidden units)"
+    if info is None:
+        return None, None
+    if info.state == "error":
+        return None, Diagnosis(
+            "second_dataset",
+            f"{gradient.variable} is right on the lecture's numbers, but {where} its line fails: "
+            f"{info.what}. A size written as a number (32, 64) instead of taken from the arrays?",
+        )
+    if info.state != "value":
+        return None, not_an_array(gradient, info.what) if info.state == "not_an_array" else None
+    mine = arrays[info.array]
+    expected = reference.gradients[gradient.name]
+    comparison = compare(f"{gradient.variable} (n={n})", mine, expected, show=False)
+    if comparison.approximate:
+        return comparison, None
+    if mine.shape != expected.shape:
+        what = f"has shape {mine.shape} where {gradient.target} has {expected.shape}"
+    else:
+        what = "has other numbers than autograd"
+    return comparison, Diagnosis(
+        "second_dataset",
+        f"{gradient.variable} is right on the lecture's numbers, but {where} it {what}: a size written "
+        "as a number (32, 64, 27) instead of read from the arrays, or numbers pasted in?",
+    )
+
+
+def _reads_outside(gradient: Gradient, workbook: Workbook, exercise: Exercise) -> Diagnosis | None:
+    """A fused line that reads the gradients it is meant to replace."""
+    if gradient.reads_only is None:
+        return None
+    variables = {g.variable for g in exercise.gradients}
+    read = {
+        node.id
+        for statement in workbook.statements_of(gradient.name)
+        for node in ast.walk(statement.node)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    }
+    extra = sorted((read & variables) - set(gradient.reads_only) - {gradient.variable})
+    if not extra:
+        return None
+    allowed = ", ".join(gradient.reads_only)
+    return Diagnosis(
+        "not_fused",
+        f"{gradient.variable} has the right values, but it reads {', '.join(extra)}: the fused line is one "
+        f"formula of the forward variables and {allowed} only.",
+    )
 
 
 def _judge_probe(
     gradient: Gradient,
-    description: dict[str, Any],
+    record: PassRecord,
     arrays: dict[str, np.ndarray],
     reference: Reference,
     exercise: Exercise,
@@ -381,24 +483,28 @@ def _judge_probe(
 ) -> tuple[Comparison | None, Diagnosis | None]:
     """The second opinion on a probed gradient: its lines run again on the probe's values."""
     case = reference.probes[gradient.name]
-    info = description["probes"].get(gradient.name, {"state": "not_written"})
-    if info["state"] == "not_written":
+    info = record.probes.get(gradient.name, Captured("not_written"))
+    if info.state == "not_written":
         return None, None
-    if info["state"] != "value":  # an exception, or no array at all, on the probe's values
-        error = info.get("error", {"exception": "no array", "message": info.get("type", "nothing assigned")})
+    if info.state != "value":  # an exception, or no array at all, on the probe's values
         return None, Diagnosis(
             "probe_error",
             f"{gradient.variable}'s lines failed when run again with {exercise.probe.description}: "
-            f"{error['exception']}: {error['message']}",
+            f"{info.what or 'nothing assigned'}",
         )
-    mine = arrays[f"probe/{gradient.name}"]
+    mine = arrays[info.array]
     comparison = compare(f"{gradient.variable} (probe)", mine, case.expected, show=False)
     if comparison.approximate:
         return comparison, None
     context = Context(
-        gradient, case.namespace, case.contributions, constants, reference.upstream[gradient.name]
+        gradient,
+        case.namespace,
+        case.contributions,
+        constants,
+        reference.upstream[gradient.name],
+        reference.solution,
     )
-    found = diagnose(mine, case.expected, context)
+    found = diagnose(mine, case.expected, context, [])
     return comparison, Diagnosis(
         found.kind,
         f"{gradient.variable} passes on the real batch, but {gradient.hidden}. Run again with "
@@ -407,12 +513,12 @@ def _judge_probe(
 
 
 def _check_forward(
-    description: dict[str, Any], arrays: dict[str, np.ndarray], reference: Reference, workbook: Workbook
+    record: PassRecord, arrays: dict[str, np.ndarray], reference: Reference, workbook: Workbook
 ) -> Broken | None:
     """The set-up and forward pass are given: a changed or missing variable makes every gradient moot."""
-    for name, state in description["forward"].items():
+    for name, captured in record.forward.items():
         line = _assignment_line(workbook, name)
-        if state == "missing":
+        if captured.state == "missing":
             return Broken(
                 "missing_variable",
                 f"{name} is not defined when the backward pass starts: the forward pass is given, restore "
@@ -420,11 +526,11 @@ def _check_forward(
                 line,
             )
         given = np.asarray(reference.forward[name])
-        if state != "value":
+        if captured.state != "value":
             return Broken(
-                "changed_forward", f"{name} should be numbers, {given.shape}, but is a {state}", line
+                "changed_forward", f"{name} should be numbers, {given.shape}, but is a {captured.what}", line
             )
-        mine = arrays[f"forward/{name}"]
+        mine = arrays[captured.array]
         if mine.shape != given.shape or not _same_numbers(mine, given):
             difference = (
                 f"shape {mine.shape} instead of {given.shape}"
@@ -448,13 +554,13 @@ def _same_numbers(mine: np.ndarray, given: np.ndarray) -> bool:
     return bool(np.allclose(mine, given, rtol=FORWARD_RTOL, atol=FORWARD_RTOL * scale, equal_nan=True))
 
 
-def _learner_error(error: dict[str, Any], workbook: Workbook, exercise: Exercise) -> Broken:
+def _learner_error(error: LearnerError, workbook: Workbook, exercise: Exercise) -> Broken:
     """An exception (or exit) in the learner's code, said in the learner's terms."""
-    if error["kind"] == "exit":
+    if error.kind == "exit":
         message = "the file called exit() or sys.exit(); a workbook must run to its end"
     else:
-        message = f"{error['exception']}: {error['message']}"
-        later = re.fullmatch(r"name '(d\w+)' is not defined", error["message"])
+        message = f"{error.exception}: {error.message}" + torch_spelling(error.message)
+        later = re.fullmatch(r"name '(d\w+)' is not defined", error.message)
         if later:
             owners = [g for g in exercise.gradients if g.variable == later.group(1)]
             if owners:
@@ -463,17 +569,43 @@ def _learner_error(error: dict[str, Any], workbook: Workbook, exercise: Exercise
                     f" yet: {later.group(1)} is computed further down (line {first}); a backward line can "
                     "only use gradients computed above it"
                 )
-        elif "ellipsis" in error["message"]:
+        elif "ellipsis" in error.message:
             message += " (this line still has a `...` in it)"
-        elif torch_word := re.search(r"unexpected keyword argument '(keepdim|dim)'", error["message"]):
-            numpy_word = {"keepdim": "keepdims=True", "dim": "axis="}[torch_word.group(1)]
-            message += (
-                f" (the arrays are NumPy's, which spells PyTorch's {torch_word.group(1)}= as {numpy_word})"
-            )
-    gradients = error["gradients"]
     return Broken(
-        error["kind"], message, error["line"], shapes=error["shapes"], gradient=next(iter(gradients), None)
+        error.kind, message, error.line, shapes=error.shapes, gradient=next(iter(error.gradients), None)
     )
+
+
+# PyTorch's spellings a learner of the lecture reaches for, and NumPy's
+TORCH_SPELLINGS = (
+    (r"unexpected keyword argument 'keepdim'", "PyTorch's keepdim= is NumPy's keepdims="),
+    (r"unexpected keyword argument 'dim'", "PyTorch's dim= is NumPy's axis= (or the axis alone: x.sum(0))"),
+    (r"has no attribute 'clone'", "PyTorch's .clone() is NumPy's .copy()"),
+    (r"has no attribute 'view'", "PyTorch's .view(...) is NumPy's .reshape(...)"),
+    (
+        r"has no attribute 'unsqueeze'",
+        "PyTorch's .unsqueeze(d) is NumPy's np.expand_dims(x, d) or x[:, None]",
+    ),
+    (
+        r"has no attribute 'exp'|has no attribute 'log'|has no attribute 'tanh'",
+        "PyTorch's x.exp() is NumPy's np.exp(x) (and so for log and tanh)",
+    ),
+    (r"has no attribute 'item'", ".item() works on a NumPy array of one element only"),
+    (
+        r"has no attribute 'index_add_'|has no attribute 'scatter_add_'",
+        "PyTorch's in-place scatter functions have a NumPy counterpart in the np.add family",
+    ),
+    (r"has no attribute 'zero_'", "PyTorch's .zero_() is NumPy's x.fill(0) (or np.zeros_like)"),
+    (r"has no attribute 'float'", "PyTorch's .float() is NumPy's .astype(np.float32)"),
+)
+
+
+def torch_spelling(message: str) -> str:
+    """A pointer to NumPy's spelling, when ``message`` comes from a PyTorch spelling ("" otherwise)."""
+    for pattern, pointer in TORCH_SPELLINGS:
+        if re.search(pattern, message):
+            return f" (the arrays are NumPy's: {pointer})"
+    return ""
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -481,26 +613,43 @@ def _learner_error(error: dict[str, Any], workbook: Workbook, exercise: Exercise
 
 
 def _run_learner(
-    path: Path, exercise: Exercise, reference: Reference, timeout: float
-) -> tuple[Broken | tuple[dict[str, Any], dict[str, np.ndarray]], str]:
-    """The runner's description and arrays for ``path`` (or why it stopped), and what the file printed."""
+    path: Path, exercise: Exercise, references: list[Reference], timeout: float
+) -> tuple[Broken | tuple[Report, dict[str, np.ndarray]], str]:
+    """The runner's report and arrays for ``path`` (or why it stopped), and what the file printed."""
     with tempfile.TemporaryDirectory(prefix="ninjagrad-kata-") as tmp:
         folder = Path(tmp)
-        given = {f"gradient/{name}": value for name, value in reference.gradients.items()}
-        for name, case in reference.probes.items():
-            given |= {f"probe/{name}/{key}": value for key, value in case.overrides.items()}
+        given: dict[str, np.ndarray] = {}
+
+        def key(value: Any) -> str:
+            name = f"a{len(given)}"
+            given[name] = np.asarray(value)
+            return name
+
+        datasets = []
+        for reference in references:
+            datasets.append(
+                DatasetRequest(
+                    reference.dataset,
+                    {name: key(value) for name, value in reference.given.items()},
+                    {name: key(value) for name, value in reference.gradients.items()},
+                    reference.forward_names(),
+                    {
+                        name: {variable: key(value) for variable, value in case.overrides.items()}
+                        for name, case in reference.probes.items()
+                    },
+                )
+            )
         np.savez(folder / "reference.npz", **given)
-        request = {
-            "workbook": str(path),
-            "exercise": exercise.name,
-            "reference": str(folder / "reference.npz"),
-            "forward": reference.forward_names(),
-            "probes": list(reference.probes),
-            "result": str(folder / "result.npz"),
-            "dump": str(folder / "dump.txt"),
-            "timeout": timeout,
-        }
-        (folder / "request.json").write_text(json.dumps(request), encoding="utf-8")
+        request = Request(
+            str(path),
+            exercise.name,
+            str(folder / "reference.npz"),
+            str(folder / "result.npz"),
+            str(folder / "dump.txt"),
+            timeout,
+            datasets,
+        )
+        (folder / "request.json").write_text(request.to_json(), encoding="utf-8")
         package_root = str(Path(ninjagrad.__file__).resolve().parent.parent)  # run this same ninjagrad
         env = dict(
             os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
@@ -513,9 +662,9 @@ def _run_learner(
             ), output
         if code == 0 and (folder / "result.npz").exists():
             with np.load(folder / "result.npz", allow_pickle=False) as stored:
-                arrays = {key: stored[key] for key in stored.files if key != "description"}
-                description = json.loads(str(stored["description"]))
-            return (description, arrays), output
+                arrays = {key: stored[key] for key in stored.files if key != "report"}
+                report = Report.from_json(str(stored["report"]))
+            return (report, arrays), output
         dump = (folder / "dump.txt").read_text(encoding="utf-8") if (folder / "dump.txt").exists() else ""
         if dump.startswith("Timeout"):
             shown_there = str(path).encode("ascii", "backslashreplace").decode()  # as faulthandler writes it

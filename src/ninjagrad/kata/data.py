@@ -1,56 +1,65 @@
-"""The numbers each tensor exercise works on, built the same way in the learner's run and in the checker's.
+"""The numbers the exercises work on: two data sets of other sizes, each from its own seeded generator.
 
-A workbook starts with ``exercise_data("atomic")`` (or another name). The checker runs the same call in its
-own process and computes the reference gradients from it, so both must get identical arrays: everything comes
-from one seeded NumPy generator, and nothing depends on files, time or the platform.
-
-The batch is 32 random contexts rather than 32 names from names.txt: the gradients do not care where the
-integers come from, and 96 draws from 27 characters are sure to repeat some (which the embedding's
-scatter-add needs, to be wrong when it forgets them). The parameters are the lecture's initialisation with
-64 hidden units (DESIGN.md §2), where no value is zero by accident.
+Data set 0 is the lecture's (batch 32, 64 hidden units), data set 1 another (batch 7, 13 hidden units): a
+line with a pasted number or a hard-coded ``/ 32`` is right on one and wrong on the other. Nothing depends
+on files, time or the platform, so the learner's process and the checker's draw identical arrays.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from ninjagrad.errors import UserError
-
-SEED = 5  # any fixed number: the learner's run and the checker's must draw the same arrays
-BATCH_SIZE = 32  # the lecture's batch for the gradient checks
-N_HIDDEN = 64  # the lecture's hidden width for the gradient checks (200 is for training)
+SIZES = ((32, 64), (7, 13))  # (batch size n, hidden units H) of data set 0 and 1
+SEEDS = (5, 11)  # any fixed numbers, one per data set
 
 
-def exercise_data(name: str) -> tuple[np.ndarray, ...]:
-    """The given arrays of exercise ``name``, in the order its workbook unpacks them.
+def exercise_data(name: str, dataset: int = 0) -> tuple[Any, ...]:
+    """The given arrays of exercise ``name``, in the order its workbook unpacks them."""
+    from ninjagrad.kata.exercises import get_exercise
 
-    - ``"atomic"``: ``Xb, Yb, C, W1, b1, W2, b2, bngain, bnbias`` (float32 parameters, integer batch);
-    - ``"cross_entropy"``: ``logits, Yb`` (the atomic batch's logits);
-    - ``"batchnorm"``: ``hprebn, bngain, bnbias, dhpreact`` (dhpreact: the gradient arriving from above);
-    - ``"embedding"``: ``C, Xb, dembcat`` (dembcat: the gradient arriving from the first linear layer).
+    return tuple(get_exercise(name).given(dataset).values())
 
-    The upstream gradients handed to the fused exercises are the atomic batch's real ones (from the hand-
-    written backward of ``ninjagrad.makemore.atomic``), so their scale is the lecture's.
-    """
-    from ninjagrad.makemore.atomic import backward_atomic, forward_atomic
+
+def atomic_batch(dataset: int) -> dict[str, np.ndarray]:
+    """``Xb, Yb`` (random contexts: 3n draws from 27 characters repeat some) and freshly initialised
+    parameters (the lecture's initialisation, where nothing is zero by accident), float32."""
     from ninjagrad.makemore.model import ModelConfig, init_params
 
-    rng = np.random.default_rng(SEED)
-    config = ModelConfig(n_hidden=N_HIDDEN)
+    n, hidden = SIZES[dataset]
+    rng = np.random.default_rng(SEEDS[dataset])
+    config = ModelConfig(n_hidden=hidden)
     params = init_params(config, rng)
-    Xb = rng.integers(0, config.vocab_size, size=(BATCH_SIZE, config.block_size))  # (32, 3)
-    Yb = rng.integers(0, config.vocab_size, size=BATCH_SIZE)  # (32,)
-    if name == "atomic":
-        return Xb, Yb, *(params[key] for key in ("C", "W1", "b1", "W2", "b2", "bngain", "bnbias"))
-    forward = forward_atomic(params, Xb, Yb)
-    if name == "cross_entropy":
-        return forward["logits"], Yb
-    gradients = backward_atomic(params, Xb, Yb, forward)
-    if name == "batchnorm":
-        return forward["hprebn"], params["bngain"], params["bnbias"], gradients["hpreact"]
-    if name == "embedding":
-        return params["C"], Xb, gradients["embcat"]
-    raise UserError(
-        f"exercise_data({name!r}): no such tensor exercise; the ones with data are atomic, cross_entropy, "
-        "batchnorm and embedding (the scalar exercise writes its numbers out)"
-    )
+    Xb = rng.integers(0, config.vocab_size, size=(n, config.block_size))  # (n, 3)
+    Yb = rng.integers(0, config.vocab_size, size=n)  # (n,)
+    return {
+        "Xb": Xb,
+        "Yb": Yb,
+        **{key: params[key] for key in ("C", "W1", "b1", "W2", "b2", "bngain", "bnbias")},
+    }
+
+
+def atomic_chain(dataset: int) -> dict[str, np.ndarray]:
+    """Data set ``dataset`` run through the atomic exercise: the batch, every forward variable, and every
+    gradient as ``d<name>`` (the upstream gradients the fused exercises are given)."""
+    from ninjagrad.makemore.atomic import backward_atomic, forward_atomic
+
+    batch = atomic_batch(dataset)
+    params = {key: value for key, value in batch.items() if key not in ("Xb", "Yb")}
+    forward = forward_atomic(params, batch["Xb"], batch["Yb"])
+    gradients = backward_atomic(params, batch["Xb"], batch["Yb"], forward)
+    return batch | forward | {"d" + key: value for key, value in gradients.items()}
+
+
+def random_data(dataset: int, shapes: dict[str, tuple[str, ...]], scale: dict[str, tuple[float, float]]):
+    """Normal arrays of the named shapes (sizes "n" and "H" from SIZES), each ``loc + scale * N(0, 1)``."""
+    n, hidden = SIZES[dataset]
+    sizes = {"n": n, "H": hidden}
+    rng = np.random.default_rng(SEEDS[dataset])
+    return {
+        name: (
+            scale[name][0] + scale[name][1] * rng.standard_normal([sizes.get(s, s) for s in shape])
+        ).astype(np.float32)
+        for name, shape in shapes.items()
+    }

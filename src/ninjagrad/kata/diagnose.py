@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ninjagrad.check import ALLCLOSE_ATOL, ALLCLOSE_RTOL
-from ninjagrad.kata.exercises import Gradient
+from ninjagrad.kata.exercise import Gradient
 from ninjagrad.tensors.broadcast import unbroadcast
 
 
@@ -52,6 +52,7 @@ class Context:
     contributions: tuple[Contribution, ...] = ()  # the reference solution's terms, when there are several
     constants: Mapping[str, float] = field(default_factory=dict)  # {"n": 32} where a batch size applies
     upstream: tuple[str, ...] = ()  # the gradients from above that the reference line multiplies ("dh")
+    solution: Any = None  # the reference solution (a Workbook), whose lines the edit search mutates
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
@@ -407,8 +408,9 @@ VALUE_DETECTORS: tuple[Detector, ...] = (
 )
 
 
-def diagnose(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis:
-    """The most likely mistake behind ``mine`` (which fails against ``ref``)."""
+def diagnose(mine: np.ndarray, ref: np.ndarray, ctx: Context, others=()) -> Diagnosis:
+    """The most likely mistake behind ``mine`` (which fails against ``ref``); ``others`` are the learner's
+    value, the reference and the context on further data sets."""
     detectors = SHAPE_DETECTORS if mine.shape != ref.shape else VALUE_DETECTORS
     for detector in (nan_or_inf, *detectors):
         diagnosis = detector(mine, ref, ctx)

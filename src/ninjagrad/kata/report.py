@@ -71,7 +71,7 @@ def format_report(result: KataResult, *, hint: bool = False, solution: str | Non
     if exercise is not None:
         blocks.append(
             f"{result.path}: exercise {exercise.name!r}, {_count(len(exercise.gradients), 'gradient')} "
-            f"checked against {exercise.engine}, each line on its own"
+            f"checked against {exercise.engine_name}, each line on its own"
         )
     rows = list(result.rows)
     first = result.first_wrong

@@ -1,17 +1,9 @@
 """Runs a learner's workbook for the checker, in a process of its own (``python -m ninjagrad.kata.runner``).
 
-This is the only place where the learner's code runs. It runs the file top to bottom, one top-level statement
-at a time, in one namespace, like ``python FILE`` would, with one difference: right after the last statement
-of each gradient it records the learner's value and puts the *reference* value in its place. A mistake in
-``dprobs`` therefore cannot spoil ``dcounts``: every line is judged on the upstream gradients it should have
-been given, and the first wrong row of the table really is the first wrong line.
-
-Then it runs the exercise's probed lines again (see ``Probe``) in a float64 copy of the namespace with the
-values the checker chose. It compares nothing: the values go back to the checker in an ``.npz`` file, with
-a JSON description (shapes of the variables on each gradient's lines, and any error with its line).
-
-A learner's exception stops the run and is reported with the learner's line; an endless loop is stopped by
-``faulthandler`` when the time limit is up, and it writes where it was (the checker reads the line there).
+The only place where the learner's code runs. The file runs top to bottom, once per data set, one top-level
+statement at a time; right after the last statement of each gradient the learner's value is recorded and
+the reference value put in its place, so every line is judged on the upstream gradients it should have been
+given. It compares nothing: it sends back a :class:`~ninjagrad.kata.record.Report` and the arrays.
 """
 
 from __future__ import annotations
@@ -19,62 +11,68 @@ from __future__ import annotations
 import ast
 import builtins
 import faulthandler
-import json
 import os
 import sys
 import types
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
+from ninjagrad.kata.exercise import stored_names
 from ninjagrad.kata.exercises import Exercise, get_exercise
+from ninjagrad.kata.record import Captured, DatasetRequest, LearnerError, PassRecord, Report, Request
 from ninjagrad.kata.workbook import Statement, Workbook, parse_workbook
 
 NAMESPACE_NAME = "__kata__"  # the workbook's __name__ here: its `if __name__ == "__main__":` check is skipped
 
 
 def main(argv: list[str]) -> int:
-    request = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    with open(request["dump"], "w", encoding="utf-8") as dump:
-        description, arrays = run(request, dump)
-    np.savez(request["result"], description=np.array(json.dumps(description)), **arrays)
+    request = Request.from_json(Path(argv[0]).read_text(encoding="utf-8"))
+    with open(request.dump, "w", encoding="utf-8") as dump:
+        faulthandler.dump_traceback_later(request.timeout, exit=True, file=dump)
+        report, arrays = run(request)
+        faulthandler.cancel_dump_traceback_later()
+    np.savez(request.result, report=np.array(report.to_json()), **arrays)
     return 0
 
 
-def run(request: dict[str, Any], dump: TextIO) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Run the workbook; return its description (JSON-ready) and the arrays (learner and forward values).
-
-    The time limit counts from the learner's first line: when it is up, ``faulthandler`` writes every
-    thread's stack (the learner's line among them) to ``dump`` and ends the process.
-    """
-    path = request["workbook"]
-    exercise = get_exercise(request["exercise"])
+def run(request: Request) -> tuple[Report, dict[str, np.ndarray]]:
+    """Run the workbook once per data set; the report and the arrays it names."""
+    exercise = get_exercise(request.exercise)
+    path = request.workbook
     workbook = parse_workbook(Path(path).read_text(encoding="utf-8"), path, exercise)
-    with np.load(request["reference"], allow_pickle=False) as stored:
+    with np.load(request.arrays, allow_pickle=False) as stored:
         reference = {key: stored[key] for key in stored.files}
     sys.path.insert(0, str(Path(path).resolve().parent))  # the learner's own modules, as with `python FILE`
     sys.argv = [path]
-    description: dict[str, Any] = {"rows": {}, "probes": {}, "forward": {}, "error": None}
     arrays: dict[str, np.ndarray] = {}
-    faulthandler.dump_traceback_later(request["timeout"], exit=True, file=dump)
-    namespace = _run_in_order(workbook, exercise, reference, request["forward"], description, arrays)
-    if description["error"] is None:
-        for name in request["probes"]:
-            _run_probe(name, workbook, namespace, reference, description, arrays)
-    faulthandler.cancel_dump_traceback_later()
-    return description, arrays
+    passes = []
+    for dataset in request.datasets:
+        record = PassRecord(dataset.dataset)
+        namespace = _run_in_order(workbook, exercise, reference, dataset, record, arrays)
+        if record.error is None:
+            for name, overrides in dataset.probes.items():
+                _run_probe(name, workbook, namespace, reference, overrides, record, arrays)
+        passes.append(record)
+        if dataset.dataset == 0 and record.error is not None:
+            break  # the report shows this error; the other data sets would only repeat it
+    return Report(passes), arrays
 
 
 def _run_in_order(
     workbook: Workbook,
     exercise: Exercise,
     reference: dict[str, np.ndarray],
-    forward: list[str],
-    description: dict[str, Any],
+    dataset: DatasetRequest,
+    record: PassRecord,
     arrays: dict[str, np.ndarray],
 ) -> dict[str, Any]:
-    """The main run: top to bottom, each gradient replaced by the reference right after its last statement."""
+    """One run: top to bottom, each gradient replaced by the reference right after its last statement.
+
+    On the first data set an exception stops the run (the report shows it); on the others it marks the
+    gradient whose line raised it, which is then given the reference value like any other.
+    """
     namespace: dict[str, Any] = {
         "__name__": NAMESPACE_NAME,
         "__file__": workbook.path,
@@ -85,17 +83,27 @@ def _run_in_order(
         g.name: max(i for i, s in enumerate(statements) if g.name in s.gradients) for g in exercise.gradients
     }
     backward_start = next(i for i, s in enumerate(statements) if s.gradients)
+    failed: dict[str, Captured] = {}
     for index, statement in enumerate(statements):
         if index == backward_start:
-            _record_forward(forward, namespace, description, arrays)
+            record.forward = _record_forward(dataset.forward, namespace, arrays, dataset.dataset)
         if all(workbook.is_written(name) for name in statement.gradients):  # `dX = ...` lines are skipped
-            description["error"] = _execute(statement, workbook, namespace)
-            if description["error"] is not None:
-                break
+            error = _execute(statement, workbook, namespace)
+            if error is not None:
+                if dataset.dataset == 0 or not statement.gradients:
+                    record.error = error
+                    break
+                for name in statement.gradients:
+                    failed[name] = Captured("error", error.shapes, f"{error.exception}: {error.message}")
+        if index < backward_start:
+            for name in stored_names(statement.node):
+                if name in dataset.given:
+                    namespace[name] = _fresh(reference[dataset.given[name]])
         for name in statement.gradients:
             if last[name] == index:
-                description["rows"][name] = _capture(name, workbook, namespace, f"learner/{name}", arrays)
-                namespace["d" + name] = _fresh(reference[f"gradient/{name}"])
+                key = f"{dataset.dataset}.row.{name}"
+                record.rows[name] = failed.get(name) or _capture(name, workbook, namespace, key, arrays)
+                namespace["d" + name] = _fresh(reference[dataset.gradients[name]])
     return namespace
 
 
@@ -104,26 +112,24 @@ def _run_probe(
     workbook: Workbook,
     namespace: dict[str, Any],
     reference: dict[str, np.ndarray],
-    description: dict[str, Any],
+    overrides: dict[str, str],
+    record: PassRecord,
     arrays: dict[str, np.ndarray],
 ) -> None:
     """Run d<name>'s statements again, in a float64 copy of the namespace with the probe's values put in."""
     if not workbook.is_written(name):
         return
     probe_namespace = {key: _float64_copy(value) for key, value in namespace.items()}
-    prefix = f"probe/{name}/"
-    probe_namespace |= {
-        key[len(prefix) :]: _fresh(reference[key]) for key in reference if key.startswith(prefix)
-    }
+    probe_namespace |= {variable: _fresh(reference[key]) for variable, key in overrides.items()}
     for statement in workbook.statements_of(name):
         error = _execute(statement, workbook, probe_namespace)
         if error is not None:
-            description["probes"][name] = {"state": "error", "error": error}
+            record.probes[name] = Captured("error", error.shapes, f"{error.exception}: {error.message}")
             return
-    description["probes"][name] = _capture(name, workbook, probe_namespace, f"probe/{name}", arrays)
+    record.probes[name] = _capture(name, workbook, probe_namespace, f"{record.dataset}.probe.{name}", arrays)
 
 
-def _execute(statement: Statement, workbook: Workbook, namespace: dict[str, Any]) -> dict[str, Any] | None:
+def _execute(statement: Statement, workbook: Workbook, namespace: dict[str, Any]) -> LearnerError | None:
     """Run one statement of the learner's; on an exception, describe it at the learner's innermost line."""
     code = compile(ast.Module(body=[statement.node], type_ignores=[]), workbook.path, "exec")
     try:
@@ -139,49 +145,53 @@ def _execute(statement: Statement, workbook: Workbook, namespace: dict[str, Any]
         names = [
             n.id for n in ast.walk(statement.node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
         ]
-        return {
-            "kind": "exit" if isinstance(error, SystemExit) else "exception",
-            "exception": type(error).__name__,
-            "message": str(error),
-            "line": line,
-            "gradients": list(statement.gradients),
-            "shapes": _describe_names(dict.fromkeys(names), namespace),
-        }
+        return LearnerError(
+            "exit" if isinstance(error, SystemExit) else "exception",
+            type(error).__name__,
+            str(error),
+            line,
+            list(statement.gradients),
+            _describe_names(dict.fromkeys(names), namespace),
+        )
     return None
 
 
-def _capture(
-    name: str, workbook: Workbook, namespace: dict[str, Any], key: str, arrays: dict
-) -> dict[str, Any]:
-    """Record the learner's d<name> (a copy: later lines may change it in place) and the shapes around it."""
+def _capture(name: str, workbook: Workbook, namespace: dict[str, Any], key: str, arrays: dict) -> Captured:
+    """Record the learner's gradient (a copy: later lines may change it in place) and the shapes around it.
+
+    A gradient must be a NumPy array or a number: a list (``.tolist()``) is refused, not converted.
+    """
+    variable = "d" + name
     shapes = _describe_names(workbook.names_used(name), namespace)
     if not workbook.is_written(name):
-        return {"state": "not_written", "shapes": shapes}
-    if "d" + name not in namespace:
-        return {"state": "missing", "shapes": shapes}
-    value = namespace["d" + name]
-    try:
-        array = np.array(value)
-    except Exception:  # an object NumPy cannot even wrap
-        array = np.array(None)
-    if array.dtype.kind not in "biuf":
-        return {"state": "not_an_array", "type": _kind_of(value), "shapes": shapes}
-    arrays[key] = array
-    return {"state": "value", "shapes": shapes}
+        return Captured("not_written", shapes)
+    if variable not in namespace:
+        return Captured("missing", shapes)
+    value = namespace[variable]
+    is_number = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+    if not (isinstance(value, np.ndarray) or is_number) or np.asarray(value).dtype.kind not in "biuf":
+        return Captured("not_an_array", shapes, _kind_of(value))
+    arrays[key] = np.array(value)
+    return Captured("value", shapes, array=key)
 
 
-def _record_forward(names: list[str], namespace: dict[str, Any], description: dict, arrays: dict) -> None:
+def _record_forward(
+    names: list[str], namespace: dict[str, Any], arrays: dict, dataset: int
+) -> dict[str, Captured]:
     """The forward variables as the learner's file left them, for the checker to compare with the given."""
+    forward = {}
     for name in names:
         if name not in namespace:
-            description["forward"][name] = "missing"
+            forward[name] = Captured("missing")
             continue
         array = np.array(namespace[name]) if _is_number_like(namespace[name]) else np.array(None)
         if array.dtype.kind in "biuf":
-            arrays[f"forward/{name}"] = array
-            description["forward"][name] = "value"
+            key = f"{dataset}.forward.{name}"
+            arrays[key] = array
+            forward[name] = Captured("value", array=key)
         else:
-            description["forward"][name] = type(namespace[name]).__name__
+            forward[name] = Captured("not_an_array", what=type(namespace[name]).__name__)
+    return forward
 
 
 def _describe_names(names, namespace: dict[str, Any]) -> dict[str, str]:

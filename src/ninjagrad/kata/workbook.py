@@ -20,13 +20,13 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ninjagrad.errors import UserError
 from ninjagrad.files import write_atomically
-from ninjagrad.kata.exercises import Exercise
+from ninjagrad.kata.exercise import BACKWARD_BEGIN, BACKWARD_END, Exercise
 
-# The lines around the backward pass in a solution file; `kata new` replaces what is between them.
-BACKWARD_BEGIN = "# ---- backward pass: one line per gradient, in this order ----"
-BACKWARD_END = "# ---- end of the backward pass ----"
+__all__ = ["BACKWARD_BEGIN", "BACKWARD_END", "Workbook", "WorkbookError", "parse_workbook", "render_workbook"]
 
 
 class WorkbookError(Exception):
@@ -197,8 +197,17 @@ def render_workbook(exercise: Exercise, *, solved: bool = False) -> str:
         raise RuntimeError(
             f"the solution of {exercise.name!r} lacks the backward-pass marker lines"
         ) from None
-    todo = [f"{g.variable} = ...  # TODO\n" for g in exercise.gradients]
+    todo = [f"{g.variable} = ...  # TODO -> {_target_shape(exercise, g)}\n" for g in exercise.gradients]
     return "".join(lines[: begin + 1] + todo + lines[end:])
+
+
+def _target_shape(exercise: Exercise, gradient) -> str:
+    """What the TODO line must produce: the shape of its variable on the lecture's data (or "a number")."""
+    from ninjagrad.kata.checker import forward_namespace
+
+    _, namespace = forward_namespace(exercise, exercise.given(0))
+    value = namespace[gradient.target]
+    return str(tuple(value.shape)) if isinstance(value, np.ndarray) else "a number"
 
 
 def write_workbook(exercise: Exercise, path: Path, *, solved: bool = False, force: bool = False) -> None:

@@ -25,9 +25,9 @@ if __name__ == "__main__":  # `python THIS_FILE` checks it, like `ninjagrad kata
 
 # The logits of the atomic exercise's batch, and the characters that really came next: the same every run.
 logits, Yb = exercise_data(KATA)
-n = logits.shape[0]  # 32, the batch size
 
 # ---- forward pass (given) ----
+n = logits.shape[0]  # 32, the batch size
 logit_maxes = logits.max(1, keepdims=True)  # (32, 1)  subtracted so that exp cannot overflow
 norm_logits = logits - logit_maxes  # (32, 27)
 counts = np.exp(norm_logits)  # (32, 27)
@@ -40,3 +40,30 @@ dlogits = probs.copy()
 dlogits[np.arange(n), Yb] -= 1
 dlogits /= n
 # ---- end of the backward pass ----
+
+# ---- the exercise, for the checker (a workbook ends above this line) ----
+from ninjagrad.kata.exercise import Exercise, Gradient  # noqa: E402
+
+
+def _given(dataset):
+    from ninjagrad.kata.data import atomic_chain
+
+    chain = atomic_chain(dataset)
+    return {"logits": chain["logits"], "Yb": chain["Yb"]}
+
+
+EXERCISE = Exercise(
+    name="cross_entropy",
+    title="the cross-entropy's gradient in one formula: dlogits (batch 32, 27 classes)",
+    order=2,
+    engine="tensor",
+    batch_size="n",
+    given=_given,
+    gradients=(
+        Gradient(
+            "logits",
+            "Differentiate one row's -log(softmax(logits)[y]) by hand, for a column j != y and for j == y "
+            "(the quotient rule on exp(l_j) / sum_k exp(l_k)); then remember the loss is a mean over n rows.",
+        ),
+    ),
+)

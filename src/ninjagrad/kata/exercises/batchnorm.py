@@ -27,9 +27,9 @@ if __name__ == "__main__":  # `python THIS_FILE` checks it, like `ninjagrad kata
 # The atomic exercise's hidden layer before BatchNorm, BatchNorm's gain and bias, and the gradient arriving
 # from above (dhpreact): the same every run.
 hprebn, bngain, bnbias, dhpreact = exercise_data(KATA)
-n = hprebn.shape[0]  # 32, the batch size
 
 # ---- forward pass (given) ----
+n = hprebn.shape[0]  # 32, the batch size
 bnmean = hprebn.mean(0, keepdims=True)  # (1, 64)
 bnvar = hprebn.var(0, keepdims=True, ddof=1)  # (1, 64)  divided by n - 1 (Bessel's correction)
 bnvar_inv = (bnvar + 1e-5) ** -0.5  # (1, 64)
@@ -43,3 +43,37 @@ dhprebn = (bngain * bnvar_inv / n) * (
     n * dhpreact - dhpreact.sum(0) - n / (n - 1) * bnraw * (dhpreact * bnraw).sum(0)
 )
 # ---- end of the backward pass ----
+
+# ---- the exercise, for the checker (a workbook ends above this line) ----
+from ninjagrad.kata.exercise import Exercise, Gradient  # noqa: E402
+
+
+def _given(dataset):
+    from ninjagrad.kata.data import atomic_chain
+
+    chain = atomic_chain(dataset)
+    return {name: chain[name] for name in ("hprebn", "bngain", "bnbias", "dhpreact")}
+
+
+EXERCISE = Exercise(
+    name="batchnorm",
+    title="batch normalisation's gradient in one formula: dhprebn (n_hidden 64, batch 32)",
+    order=3,
+    engine="tensor",
+    batch_size="n",
+    given=_given,
+    outputs=(("hpreact", "dhpreact"),),
+    gradients=(
+        Gradient(
+            "hprebn",
+            "Each hprebn entry reaches the output three ways: directly, through the batch mean, and through "
+            "the variance (which divides by n - 1). Add the three; the result needs only dhpreact.sum(0) and "
+            "(dhpreact * bnraw).sum(0) besides bngain, bnvar_inv and bnraw.",
+            paths=(
+                ("hprebn - bnmean", "bngain * bnvar_inv * dhpreact"),
+                ("bnmean", "-bngain * bnvar_inv / n * dhpreact.sum(0)"),
+                ("bnvar", "-bngain * bnvar_inv / (n - 1) * bnraw * (dhpreact * bnraw).sum(0)"),
+            ),
+        ),
+    ),
+)

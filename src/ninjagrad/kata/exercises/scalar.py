@@ -24,6 +24,7 @@ if __name__ == "__main__":  # `python THIS_FILE` checks it, like `ninjagrad kata
 
     raise SystemExit(check_file(__file__))
 
+# ---- forward pass (given) ----
 # Part 1: L = (a*b + c) * f
 a = 2.0
 b = -3.0
@@ -64,3 +65,56 @@ dw1 = x1 * dx1w1
 dx2 = w2 * dx2w2  # x2w2 = x2 * w2: a product
 dw2 = x2 * dx2w2
 # ---- end of the backward pass ----
+
+# ---- the exercise, for the checker (a workbook ends above this line) ----
+from ninjagrad.kata.exercise import Exercise, Gradient  # noqa: E402
+
+_LECTURE = {"a": 2.0, "b": -3.0, "c": 10.0, "f": -2.0, "x1": 2.0, "x2": 0.0, "w1": -3.0, "w2": 1.0}
+_LECTURE["bias"] = 6.8813735870195432
+
+
+def _given(dataset):
+    """Data set 0 is the lecture's numbers; the others are random points, which only help the diagnosis
+    (a number worked out on paper is right at the lecture's point alone)."""
+    import numpy as np
+
+    if dataset == 0:
+        return dict(_LECTURE)
+    rng = np.random.default_rng(100 + dataset)
+    return {name: float(np.round(rng.uniform(-3, 3), 3)) for name in _LECTURE}
+
+
+_PRODUCT = "the local derivative of a product with respect to one factor is the other factor"
+_SUM = "a sum passes its gradient unchanged to each of its terms"
+
+EXERCISE = Exercise(
+    name="scalar",
+    title="the lecture's L = (a*b + c)*f and the tanh neuron, by hand with plain floats",
+    order=0,
+    engine="value",
+    given=_given,
+    outputs=(("L", None), ("o", None)),
+    datasets=4,
+    graded_datasets=1,
+    gradients=(
+        Gradient("L", "The derivative of L with respect to L itself: the start of every backward pass."),
+        Gradient("d", f"L = d * f: {_PRODUCT}; multiply it by the gradient arriving from above, dL."),
+        Gradient("f", f"L = d * f: {_PRODUCT}; multiply it by dL."),
+        Gradient("e", f"d = e + c: {_SUM}."),
+        Gradient("c", f"d = e + c: {_SUM}."),
+        Gradient("a", f"e = a * b: {_PRODUCT}; multiply it by de."),
+        Gradient("b", f"e = a * b: {_PRODUCT}; multiply it by de."),
+        Gradient("o", "The derivative of o with respect to o itself."),
+        Gradient(
+            "n", "o = tanh(n): the derivative of tanh(x) is 1 - tanh(x)**2, and tanh(n) is already known."
+        ),
+        Gradient("bias", f"n = x1w1x2w2 + bias: {_SUM}."),
+        Gradient("x1w1x2w2", f"n = x1w1x2w2 + bias: {_SUM}."),
+        Gradient("x1w1", f"x1w1x2w2 = x1w1 + x2w2: {_SUM}."),
+        Gradient("x2w2", f"x1w1x2w2 = x1w1 + x2w2: {_SUM}."),
+        Gradient("x1", f"x1w1 = x1 * w1: {_PRODUCT}; multiply it by dx1w1."),
+        Gradient("w1", f"x1w1 = x1 * w1: {_PRODUCT}; multiply it by dx1w1."),
+        Gradient("x2", f"x2w2 = x2 * w2: {_PRODUCT}; multiply it by dx2w2."),
+        Gradient("w2", f"x2w2 = x2 * w2: {_PRODUCT}; multiply it by dx2w2."),
+    ),
+)

@@ -26,9 +26,9 @@ if __name__ == "__main__":  # `python THIS_FILE` checks it, like `ninjagrad kata
 # The atomic exercise's embedding table and batch, and the gradient arriving from above (dembcat): the same
 # every run.
 C, Xb, dembcat = exercise_data(KATA)
-n = Xb.shape[0]  # 32, the batch size
 
 # ---- forward pass (given) ----
+n = Xb.shape[0]  # 32, the batch size
 emb = C[Xb]  # (32, 3, 10)  row Xb[i, j] of C, for every position (i, j)
 embcat = emb.reshape(n, -1)  # (32, 30)
 # dembcat  (32, 30)  is given
@@ -38,3 +38,36 @@ demb = dembcat.reshape(emb.shape)  # undo the reshape
 dC = np.zeros_like(C)
 np.add.at(dC, Xb, demb)  # add every position's gradient to its character's row, repeats included
 # ---- end of the backward pass ----
+
+# ---- the exercise, for the checker (a workbook ends above this line) ----
+from ninjagrad.kata.exercise import Exercise, Gradient  # noqa: E402
+
+
+def _given(dataset):
+    from ninjagrad.kata.data import atomic_chain
+
+    chain = atomic_chain(dataset)
+    return {"C": chain["C"], "Xb": chain["Xb"], "dembcat": chain["dembcat"]}
+
+
+EXERCISE = Exercise(
+    name="embedding",
+    title="the embedding lookup's gradient: demb, then dC, a scatter-add over repeated characters",
+    order=4,
+    engine="tensor",
+    batch_size="n",
+    given=_given,
+    outputs=(("embcat", "dembcat"),),
+    gradients=(
+        Gradient(
+            "emb", "embcat = emb.reshape(n, -1) only rearranges the numbers: rearrange the gradient back."
+        ),
+        Gradient(
+            "C",
+            "emb = C[Xb] copies row Xb[i, j] of C to position (i, j): each copy sends its gradient back to "
+            "that row, and a character used several times collects all of them. Indexed += keeps only one "
+            "of the repeats; look for a NumPy function that adds at indices.",
+            scatter=("Xb", "demb"),
+        ),
+    ),
+)
