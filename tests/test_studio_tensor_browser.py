@@ -20,7 +20,7 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-WRONG = "dbnvar = dbnvar_inv * (-0.5 * (bnvar + 1e-5) ** -1.5)"
+WRONG = "dbnvar = dbnvar_inv * (-0.5 * (bnvar + eps) ** -1.5)"
 PLANTED = WRONG.replace("-0.5", "0.5")
 
 
@@ -42,11 +42,11 @@ pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
 
 @pytest.fixture(scope="module")
 def start_dir(tmp_path_factory):
-    from ninjagrad.kata.exercises import ATOMIC
+    from ninjagrad.kata.exercises import get_exercise
     from ninjagrad.kata.workbook import render_workbook
 
     root = tmp_path_factory.mktemp("start")
-    solved = render_workbook(ATOMIC, solved=True)
+    solved = render_workbook(get_exercise("atomic"), solved=True)
     assert WRONG in solved
     (root / "planted.py").write_text(solved.replace(WRONG, PLANTED))
     (root / "loop.py").write_text(

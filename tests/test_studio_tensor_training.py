@@ -78,16 +78,16 @@ def test_bad_controls_are_refused(field, value):
 
 @pytest.fixture(scope="module")
 def workbooks(tmp_path_factory):
-    from ninjagrad.kata.exercises import ATOMIC
+    from ninjagrad.kata.exercises import get_exercise
     from ninjagrad.kata.workbook import render_workbook
 
     folder = tmp_path_factory.mktemp("kata")
-    solved = render_workbook(ATOMIC, solved=True)
+    solved = render_workbook(get_exercise("atomic"), solved=True)
     (folder / "solved.py").write_text(solved)
-    wrong = "dbnvar = dbnvar_inv * (-0.5 * (bnvar + 1e-5) ** -1.5)"
+    wrong = "dbnvar = dbnvar_inv * (-0.5 * (bnvar + eps) ** -1.5)"
     assert wrong in solved
     (folder / "planted.py").write_text(solved.replace(wrong, wrong.replace("-0.5", "0.5")))
-    (folder / "new.py").write_text(render_workbook(ATOMIC))
+    (folder / "new.py").write_text(render_workbook(get_exercise("atomic")))
     return folder
 
 
