@@ -129,7 +129,7 @@ function mount(panel, studio) {
       const units = d.bn_running_mean.map((_, i) => i);
       charts.bn.set({ x: units, values: [d.bn_running_mean, d.bn_running_var] });
       const mean = (a) => a.reduce((s, v) => s + (v ?? 0), 0) / a.length;
-      bnText.textContent = `BatchNorm running mean over units: ${fmt(mean(d.bn_running_mean), 3)}, running variance: ${fmt(mean(d.bn_running_var), 3)} (exponential average of the sampled batches, momentum 0.001 per step)`;
+      bnText.textContent = `BatchNorm running mean over units: ${fmt(mean(d.bn_running_mean), 3)}, running variance: ${fmt(mean(d.bn_running_var), 3)} (exponential average of the batches sampled every ${d.every} steps, 0.1 per record)`;
     }
   }
 
