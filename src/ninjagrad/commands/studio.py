@@ -43,5 +43,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"ninjagrad studio at {server.url}{page}", flush=True)
     if not args.no_browser:
         webbrowser.open(server.url + page)
-    server.run()  # until Ctrl-C, which uvicorn turns into a clean shutdown
+    try:
+        server.run()  # until Ctrl-C: uvicorn shuts down cleanly, then re-raises the interrupt
+    except KeyboardInterrupt:
+        pass
     return 0

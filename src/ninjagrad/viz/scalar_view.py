@@ -12,12 +12,15 @@ the engine's (``Value.backward_steps`` runs the rule; the view reads the grads a
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from ninjagrad.graph import topological_order
 from ninjagrad.scalar.engine import Value
+
+_PLAIN_NAME = re.compile(r"[A-Za-z_]\w*(\[[\d,]+\])?")  # x1, w1[3,0]: readable in a rule without brackets
 
 
 def number(x: float) -> float | str:
@@ -42,7 +45,7 @@ def display_names(order: list[Value]) -> dict[int, str]:
     for i, node in enumerate(order):
         label = node.label
         if label and counts[label] == 1:
-            names[id(node)] = label if label.isidentifier() else f"[{label}]"
+            names[id(node)] = label if _PLAIN_NAME.fullmatch(label) else f"[{label}]"
         else:
             names[id(node)] = f"n{i}"
     return names

@@ -18,6 +18,7 @@ export async function drawGraph(container, dot) {
   const milliseconds = performance.now() - start;
   stats.layouts.push({ nodes: (dot.match(/shape=record/g) || []).length, milliseconds });
   if (stats.layouts.length > 200) stats.layouts.shift();
+  svg.style.maxWidth = svg.getAttribute("width"); // "fit to width" shrinks a big graph, never enlarges
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", "computation graph (the node table below lists the same values as text)");
   container.replaceChildren(svg);

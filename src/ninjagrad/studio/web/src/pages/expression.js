@@ -15,7 +15,8 @@ function mount(panel, studio) {
   const current = el("p", { id: "rule-current", "aria-live": "polite" });
   const next = el("p", { id: "rule-next" });
   const history = el("ol", { id: "rule-history" });
-  const graph = el("div", { class: "graph", id: "expr-graph" });
+  const graph = el("div", { class: "graph fit", id: "expr-graph" });
+  const fit = el("input", { type: "checkbox", id: "expr-fit", checked: true, onchange: () => graph.classList.toggle("fit", fit.checked) });
   const tbody = el("tbody");
   const inputs = el("select", { id: "nudge-input", "aria-label": "input to nudge" });
   const h = el("input", { id: "nudge-h", type: "text", value: "0.001", size: 8, "aria-label": "h" });
@@ -54,6 +55,7 @@ function mount(panel, studio) {
         title,
         progress,
         el("div", { class: "rule" }, el("strong", {}, "Rule: "), current, next),
+        el("label", {}, fit, " fit the graph to the width"),
         graph,
         el("details", { open: true },
           el("summary", {}, "Nodes (label, data, grad)"),
