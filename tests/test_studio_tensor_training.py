@@ -149,3 +149,24 @@ def test_only_allowed_files_are_read(tmp_path, workbooks):
     assert {"mine.py", "sub/deep.py"} <= set(allowed.candidates())
     with pytest.raises(UserError, match="no such file"):
         AllowedFiles.start([tmp_path / "missing.py"], root=root)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--kata", "missing.py"], "--kata missing.py: no such file"),
+        (["-i", "missing.txt"], "no such file"),
+    ],
+)
+def test_studio_refuses_a_missing_kata_or_input_file_at_once(tmp_path, args, message):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "ninjagrad", "studio", "--no-browser", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
