@@ -24,7 +24,7 @@ from ninjagrad.errors import UserError
 from ninjagrad.studio.sessions import Session, TrainingSession, command, session_type
 
 POLL_SECONDS = 0.1  # how often the watcher looks at the workbook's modification time
-SEGMENT_SECONDS = 0.1  # SGD steps per train_step, in time: commands wait at most this long
+SEGMENT_SECONDS = 0.2  # SGD steps per train_step, in time: commands wait at most this long (5 snapshots/s)
 SEGMENT_STEPS = 250  # steps per LiveRun.advance call inside a segment (it stops at its own boundaries too)
 
 
