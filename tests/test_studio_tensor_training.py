@@ -48,6 +48,9 @@ def test_training_makes_the_loss_fall_and_diagnostics_appear(data):
     assert all(-6 < r < 0 for r in diagnostics["update_ratio"]["W1"])
     assert len(diagnostics["bn_running_mean"]) == 64
     assert view["lr"] == pytest.approx(0.01)  # after the decay step
+    calibrated = np.array(view["bn_calibrated"]["mean"])  # the whole training split's, beside the running
+    running = np.array(diagnostics["bn_running_mean"])
+    assert calibrated.shape == (64,) and np.corrcoef(calibrated, running)[0, 1] > 0.9
 
 
 def test_the_snapshot_stays_small_however_long_the_run(data):
