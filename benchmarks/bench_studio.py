@@ -70,27 +70,36 @@ class Studio:
                 return int(line.split()[1]) / 1024
         raise RuntimeError("no VmRSS")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process so far (every thread: training, server, stream)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.process.send_signal(2)  # Ctrl-C: the clean way out
         self.process.wait(timeout=15)
 
 
-def cli_steps_per_second(steps: int) -> float:
-    """The loop `ninjagrad moons` runs, timed."""
-    start = time.perf_counter()
+def cli_steps_per_second(steps: int) -> tuple[float, float]:
+    """The loop `ninjagrad moons` runs: (steps per wall-clock second, steps per CPU second)."""
+    start, cpu = time.perf_counter(), time.process_time()
     train_moons(MoonsConfig(steps=steps))
-    return steps / (time.perf_counter() - start)
+    return steps / (time.perf_counter() - start), steps / (time.process_time() - cpu)
 
 
-def studio_steps_per_second(studio: Studio, seconds: float) -> float:
+def studio_steps_per_second(studio: Studio, seconds: float) -> tuple[float, float]:
+    """The studio training while the page draws: (steps per wall-clock second, steps per CPU second).
+
+    The CPU time is the whole server process's: training, snapshots, the HTTP server and the stream.
+    """
     studio.command("moons", "reset")
     studio.command("moons", "play")
     time.sleep(1.0)  # warm up: the first snapshots, the page's first draws
-    step0, t0 = studio.state("moons")["step"], time.perf_counter()
+    step0, t0, cpu0 = studio.state("moons")["step"], time.perf_counter(), studio.cpu_seconds()
     time.sleep(seconds)
-    step1, t1 = studio.state("moons")["step"], time.perf_counter()
+    step1, t1, cpu1 = studio.state("moons")["step"], time.perf_counter(), studio.cpu_seconds()
     studio.command("moons", "pause")
-    return (step1 - step0) / (t1 - t0)
+    return (step1 - step0) / (t1 - t0), (step1 - step0) / (cpu1 - cpu0)
 
 
 def js_heap_mb(cdp) -> float:
@@ -119,9 +128,9 @@ def layout_ms(page, studio: Studio, hidden: list[int], points: list[int]) -> lis
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3, help="alternations of studio and CLI timing")
-    parser.add_argument("--seconds", type=float, default=8.0, help="studio training time per round")
-    parser.add_argument("--cli-steps", type=int, default=60, help="`ninjagrad moons` steps per round")
+    parser.add_argument("--rounds", type=int, default=4, help="alternations of studio and CLI timing")
+    parser.add_argument("--seconds", type=float, default=6.0, help="studio training time per round")
+    parser.add_argument("--cli-steps", type=int, default=40, help="`ninjagrad moons` steps per round")
     parser.add_argument("--soak-steps", type=int, default=10_000, help="training steps for the memory check")
     parser.add_argument("--soak-hidden", default="4", help="hidden widths for the soak (small: many steps)")
     args = parser.parse_args()
@@ -140,19 +149,29 @@ def main() -> None:
             page.wait_for_selector("#moons-points circle")
 
             # 1. speed, alternated; 2. render times during the studio's rounds
-            ratios, studio_rates, cli_rates = [], [], []
+            rows: dict[str, list[float]] = {k: [] for k in ("sw", "cw", "rw", "sc", "cc", "rc")}
             for _ in range(args.rounds):
                 page.evaluate("window.ninjagradStudio.renders.moons = []")
-                s = studio_steps_per_second(studio, args.seconds)
-                c = cli_steps_per_second(args.cli_steps)
-                studio_rates.append(s)
-                cli_rates.append(c)
-                ratios.append(s / c)
+                s_wall, s_cpu = studio_steps_per_second(studio, args.seconds)
+                c_wall, c_cpu = cli_steps_per_second(args.cli_steps)
+                values = (s_wall, c_wall, s_wall / c_wall, s_cpu, c_cpu, s_cpu / c_cpu)
+                for key, value in zip(rows, values, strict=True):
+                    rows[key].append(value)
             renders = page.evaluate("window.ninjagradStudio.renders.moons")
-            print("MLP(2, [16, 16, 1]) moons, full batch:")
-            print(f"  studio steps/s     {' '.join(f'{r:6.1f}' for r in studio_rates)}")
-            print(f"  ninjagrad moons    {' '.join(f'{r:6.1f}' for r in cli_rates)}")
-            print(f"  ratio (goal >=0.8) {' '.join(f'{r:6.2f}' for r in ratios)}")
+            print("MLP(2, [16, 16, 1]) moons, full batch, rounds alternated (studio first):")
+            best = max(rows["sw"]) / max(rows["cw"])
+            print(f"  best studio round / best CLI round (the least disturbed of each): {best:.2f}")
+            for key, title, digits in (
+                ("sw", "studio steps/s (wall)", 1),
+                ("cw", "ninjagrad moons steps/s (wall)", 1),
+                ("rw", "ratio, wall (goal >= 0.8)", 2),
+                ("sc", "studio steps per CPU s", 1),
+                ("cc", "ninjagrad moons steps per CPU s", 1),
+                ("rc", "ratio, CPU (goal >= 0.8)", 2),
+            ):
+                print(f"  {title:32s} {' '.join(f'{v:6.{digits}f}' for v in rows[key])}")
+            parts = page.evaluate("window.ninjagradStudio.moonsParts")
+            print("  last update, ms by part: " + ", ".join(f"{k} {v:.1f}" for k, v in parts.items()))
             renders.sort()
             print(
                 f"page update render ms over {len(renders)} updates (last round): median "
@@ -162,10 +181,11 @@ def main() -> None:
 
             # 3. layout of one sample's loss graph
             for hidden in ([6, 6], [16, 16]):
-                times = layout_ms(page, studio, hidden, [3, 40, 77])
+                times = layout_ms(page, studio, hidden, [3, 40, 77, 12, 55, 90])
+                ms = sorted(t for _, t in times)
                 print(
-                    f"sample-loss graph layout, hidden {hidden}: {times[0][0]} nodes, "
-                    f"{', '.join(f'{ms:.0f}' for _, ms in times)} ms (goal <= 300 for ~100 nodes)"
+                    f"sample-loss graph layout, {hidden}: {times[0][0]} nodes, 6 points: min {ms[0]:.0f}, "
+                    f"median {statistics.median(ms):.0f}, max {ms[-1]:.0f} ms (goal <= 300 for ~100 nodes)"
                 )
 
             # 4. memory over a long run, with the page drawing every update

@@ -184,3 +184,65 @@ def test_training_runs_off_the_request_path(server):
         assert steps[-1] > steps[0]
     finally:
         request(server, "POST", "/api/moons/pause", body=b"{}")
+
+
+def test_notebook_show_is_an_iframe_of_a_running_studio():
+    pytest.importorskip("IPython", reason="the notebook call needs IPython")
+    import ninjagrad.studio
+
+    frame = ninjagrad.studio.show()
+    running = ninjagrad.studio.start()  # the same server, not a second one
+    try:
+        assert frame.src == running.url
+        parts = urlsplit(running.url)
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        connection.request("GET", f"/?{parts.query}")
+        assert connection.getresponse().status == 200
+        assert ninjagrad.studio.show().src == running.url
+    finally:
+        running.stop()
+
+
+def test_command_prints_one_line_and_stops_cleanly_on_ctrl_c():
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ninjagrad", "studio", "--no-browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        match = re.fullmatch(r"ninjagrad studio at http://127\.0\.0\.1:(\d+)/\?token=([\w-]+)\n", line)
+        assert match, line
+        port, token = int(match.group(1)), match.group(2)
+        # An open stream must not keep the server from stopping.
+        stream = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        stream.request("GET", f"/api/moons/stream?token={token}", headers={"Host": f"127.0.0.1:{port}"})
+        assert stream.getresponse().status == 200
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert out == ""  # nothing after the one line
+    assert "Traceback" not in err
+
+
+def test_command_refuses_a_bad_port():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "ninjagrad", "studio", "--no-browser", "--port", "70000"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--port must be between 0" in result.stderr and "Traceback" not in result.stderr

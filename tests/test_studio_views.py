@@ -247,7 +247,7 @@ def test_moons_snapshot_and_steps(moons):
     assert first["network"]["parameters"] == 337
     assert first["network"]["widths"] == [2, 16, 16, 1]
     assert len(first["points"]["x"]) == 100
-    assert len(first["boundary"]["scores"]) == first["boundary"]["resolution"] ** 2
+    assert len(first["boundary"]["levels"]) == first["boundary"]["resolution"] ** 2
     for _ in range(5):
         moons.handle("one_step", {})
     after = state(moons)
@@ -258,7 +258,11 @@ def test_moons_snapshot_and_steps(moons):
     n = b["resolution"]
     x = b["x_min"] + 0.5 * (b["x_max"] - b["x_min"]) / n
     y = b["y_min"] + 0.5 * (b["y_max"] - b["y_min"]) / n
-    assert b["scores"][0] == pytest.approx(numpy_scores(moons.model, np.array([[x, y]]))[0], abs=1e-3)
+    score = numpy_scores(moons.model, np.array([[x, y]]))[0]
+    assert b["levels"][0] == round(100 * min(1.0, max(-1.0, score)))
+    assert set(b["levels"]) & {-100, 100} and min(b["levels"]) < 0 < max(
+        b["levels"]
+    )  # both classes, saturated
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from ninjagrad.scalar.engine import Value
 from ninjagrad.scalar.moons import make_moons, moons_loss
 from ninjagrad.scalar.nn import MLP, SGD
 from ninjagrad.studio.sessions import TrainingSession, command, finite_or_none, session_type
-from ninjagrad.viz.moons_view import boundary_view, curve_view, network_view, points_view
+from ninjagrad.viz.moons_view import boundary_view, curve_view, mlp_arrays, network_view, points_view
 
 MAX_WIDTH = 64  # neurons per hidden layer the page may ask for (the step time grows with width²)
 MAX_LAYERS = 4  # hidden layers
@@ -172,6 +172,7 @@ class MoonsSession(TrainingSession):
 
     def snapshot(self) -> dict[str, Any]:
         c = self.config
+        layers = mlp_arrays(self.model)
         return {
             "playing": self.playing,
             "step": self.step,
@@ -179,8 +180,8 @@ class MoonsSession(TrainingSession):
             "accuracy": finite_or_none(self.accuracy),
             "steps_per_second": round(self.steps_per_second, 2),
             "config": {"hidden": list(c.hidden), "seed": c.seed, "lr": c.lr},
-            "boundary": boundary_view(self.model, self.X),
-            "points": points_view(self.model, self.X, self.y),
-            "network": network_view(self.model),
+            "boundary": boundary_view(layers, self.X),
+            "points": points_view(layers, self.X, self.y),
+            "network": network_view(layers),
             "curves": {"loss": curve_view(self.losses), "accuracy": curve_view(self.accuracies)},
         }

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import uvicorn
+
 from ninjagrad.errors import UserError
 from ninjagrad.studio.sessions import MAX_UPDATES_PER_SECOND, SESSION_MODULES, SESSION_TYPES, Session
 
@@ -112,6 +114,7 @@ class Studio:
             importlib.import_module(module)
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
+        self.stopping = threading.Event()  # set when the server shuts down: streams end by themselves
 
     def session(self, name: str) -> Session:
         with self._lock:
@@ -187,7 +190,7 @@ def build_app(token: str, port: int, studio: Studio | None = None) -> Any:
 
         async def events() -> Any:
             sent = -1
-            while True:
+            while not studio.stopping.is_set():
                 version, text = session.latest()
                 if version != sent:
                     sent = version
@@ -212,6 +215,19 @@ def build_app(token: str, port: int, studio: Studio | None = None) -> Any:
     return Guard(app, token, {f"{HOST}:{port}", f"localhost:{port}"})
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, which first tells the open streams to end, so none is cut off mid-response."""
+
+    def __init__(self, config: uvicorn.Config, studio: Studio) -> None:
+        super().__init__(config)
+        self.studio = studio
+
+    async def shutdown(self, *args: Any, **kwargs: Any) -> None:
+        self.studio.stopping.set()
+        await asyncio.sleep(3.0 / MAX_UPDATES_PER_SECOND)  # each stream checks the flag once a tick
+        await super().shutdown(*args, **kwargs)
+
+
 class StudioServer:
     """A running studio: ``start()`` in a background thread (notebooks, tests) or ``run()`` in the foreground.
 
@@ -222,8 +238,6 @@ class StudioServer:
     def __init__(
         self, port: int = 0, token: str | None = None, options: dict[str, Any] | None = None
     ) -> None:
-        import uvicorn
-
         if not 0 <= port <= 65535:
             raise UserError(f"--port must be between 0 (any free port) and 65535, got {port}")
         self.token = token or secrets.token_urlsafe(24)
@@ -236,13 +250,14 @@ class StudioServer:
             raise UserError(
                 f"cannot listen on {HOST}:{port} ({error.strerror}); pick another --port"
             ) from None
+        self.socket.listen(128)  # connections queue from now on, so the printed URL works at once
         self.port = self.socket.getsockname()[1]
         self.studio = Studio(options)
         app = build_app(self.token, self.port, self.studio)
         config = uvicorn.Config(
             app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1, ws="none"
         )
-        self.server = uvicorn.Server(config)
+        self.server = _Server(config, self.studio)
         self._thread: threading.Thread | None = None
 
     @property

@@ -2,7 +2,7 @@
 // snapshots: decision boundary with the points, loss and accuracy curves, the network's weights.
 import { send } from "../lib/api.js";
 import { lineChart } from "../lib/chart.js";
-import { el, fmt } from "../lib/dom.js";
+import { el, fmt, stats } from "../lib/dom.js";
 
 const SESSION = "moons";
 const SIZE = 360; // boundary picture, CSS pixels
@@ -88,8 +88,8 @@ function mount(panel, studio) {
     const image = cx.createImageData(n, n);
     for (let row = 0; row < n; row++) {
       for (let col = 0; col < n; col++) {
-        const s = b.scores[row * n + col] ?? 0;
-        const t = Math.min(1, Math.abs(s)) * 0.55 + 0.15; // how sure: paler near the boundary
+        const s = b.levels[row * n + col] / 100; // the score, clipped to [-1, 1]
+        const t = Math.abs(s) * 0.55 + 0.15; // how sure: paler near the boundary
         const c = s > 0 ? BLUE : RED;
         const at = ((n - 1 - row) * n + col) * 4; // row 0 is the bottom
         image.data[at] = 255 - (255 - c[0]) * t;
@@ -196,11 +196,16 @@ function mount(panel, studio) {
       seed.value = String(c.seed);
       panel.dataset.config = configText;
     }
+    const t0 = performance.now();
     drawBoundary(state.boundary);
+    const t1 = performance.now();
     drawPoints(state.boundary, state.points);
+    const t2 = performance.now();
     drawNetwork(state.network);
+    const t3 = performance.now();
     lossChart.set(state.curves.loss);
     accChart.set(state.curves.accuracy);
+    stats.moonsParts = { boundary: t1 - t0, points: t2 - t1, network: t3 - t2, charts: performance.now() - t3 };
   }
 
   return { update };
