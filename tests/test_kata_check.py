@@ -122,7 +122,14 @@ MISTAKES = [
         "(64,) but bnbias has shape (1, 64)",
     ),
     ("atomic", "db2 = dlogits.sum(0)", "db2 = dlogits", "b2", "missing_sum", "dimension 0"),
-    ("embedding", "demb = dembcat.reshape(emb.shape)", "demb = dembcat", "emb", "reshape", "(32, 3, 10)"),
+    (
+        "embedding",
+        "demb = dembcat.reshape(n, *emb.shape[1:])",
+        "demb = dembcat",
+        "emb",
+        "reshape",
+        "(32, 3, 10)",
+    ),
     (
         "atomic",
         "dcounts += np.broadcast_to(dcounts_sum, counts.shape)",
@@ -144,10 +151,10 @@ MISTAKES = [
         "dbndiff2 = np.broadcast_to(dbnvar * (1 / (n - 1)), bndiff2.shape).copy()",
         "dbndiff2 = np.broadcast_to(dbnvar * (1 / n), bndiff2.shape).copy()",
         "bndiff2",
-        "factor",
-        "(n-1)/n",
+        "n_minus_1",
+        "n - 1",
     ),
-    ("cross_entropy", "dlogits /= n", "pass", "logits", "factor", "n = 32"),
+    ("cross_entropy", "dlogits /= n", "pass", "logits", "factor", "n times the right value"),
     ("atomic", "db2 = dlogits.sum(0)", "db2 = dlogits.sum(0, keepdims=True)", "b2", "keepdim", "without"),
     (
         "atomic",
@@ -170,7 +177,7 @@ MISTAKES = [
         "dbndiff += dbndiff2 * (2 * bndiff**1)",
         "dbndiff += dbndiff2 * bndiff",
         "bndiff",
-        "factor",
+        "missing_factor",
         "through bndiff2 is 1/2",
     ),
     (
@@ -178,7 +185,7 @@ MISTAKES = [
         "- n / (n - 1) * bnraw * (dhpreact * bnraw).sum(0)",
         "- bnraw * (dhpreact * bnraw).sum(0)",
         "hprebn",
-        "factor",
+        "n_minus_1",
         "through bnvar is (n-1)/n",
     ),
     (
@@ -217,7 +224,14 @@ MISTAKES = [
         "ties",
         "every tied maximum",
     ),
-    ("embedding", "np.add.at(dC, Xb, demb)", "dC[Xb] += demb", "C", "scatter_add", "scatter-add"),
+    (
+        "embedding",
+        "        dC[Xb[i, j]] += demb[i, j]",
+        "        dC[Xb[i, j]] = demb[i, j]",
+        "C",
+        "scatter_add",
+        "scatter-add",
+    ),
     ("atomic", "np.add.at(dC, Xb, demb)", "dC[Xb] = demb", "C", "scatter_add", "occurs several times"),
     (
         "atomic",
@@ -234,7 +248,7 @@ MISTAKES = [
         "dhprebn = (bngain * bnvar_inv) *",
         "hprebn",
         "factor",
-        "n = 32",
+        "n times the right value",
     ),
 ]
 
@@ -289,7 +303,10 @@ def test_the_report_shows_the_line_its_shapes_and_the_mistake(tmp_path, capsys):
     assert main(["kata", "check", str(path)]) == 1
     out = capsys.readouterr().out
     table, _, diagnosis = out.partition("dcounts_sum_inv is the first wrong gradient")
-    assert "dprobs " in table and "dcounts " not in table  # the table stops at the first wrong gradient
+    assert "dprobs " in table and "dcounts " in table  # every row, in backward order
+    assert "| wrong   <- first wrong" in next(
+        line for line in table.splitlines() if "dcounts_sum_inv" in line
+    )
     assert "| dcounts_sum_inv = (dprobs * counts).sum(1)" in diagnosis
     assert "dcounts_sum_inv  (32,) float32   <- yours" in diagnosis
     assert "dprobs           (32, 27) float32" in diagnosis

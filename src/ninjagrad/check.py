@@ -121,9 +121,9 @@ def format_row(comparison: Comparison, name_width: int = 15) -> str:
     )
 
 
-def format_table(comparisons: Sequence[Comparison]) -> str:
+def format_table(comparisons: Sequence[Comparison], name_width: int = 0) -> str:
     """The comparisons as an aligned table under a header, one row each."""
-    name_width = max([15, *(len(c.name) for c in comparisons)])
+    name_width = max([15, name_width, *(len(c.name) for c in comparisons)])
     header = f"{'name':<{name_width}} | {'exact':<5} | {'approximate':<11} | {'maxdiff':<9} | shape"
     rule = "-" * len(header)
     return "\n".join([header, rule, *(format_row(c, name_width) for c in comparisons)])

@@ -178,10 +178,20 @@ class Reference:
     contributions: dict[str, tuple[Contribution, ...]]  # the terms of gradients that sum several paths
     upstream: dict[str, tuple[str, ...]]  # the gradients from above each gradient's reference line uses
     probes: dict[str, ProbeCase]
+    solution_rows: tuple[str, ...] = ()  # the gradients' names, in backward order
 
     def namespace(self) -> dict[str, Any]:
         """The forward variables and every reference gradient (as ``d<name>``), like a correct workbook's."""
         return self.forward | {"d" + name: value for name, value in self.gradients.items()}
+
+    def scope(self, gradient: Gradient) -> frozenset[str]:
+        """The names a line for ``gradient`` may use: the forward variables and the gradients above it."""
+        above = []
+        for row in self.solution_rows:
+            if row == gradient.name:
+                break
+            above.append("d" + row)
+        return frozenset(self.forward_names()) | frozenset(above)
 
     def forward_names(self) -> list[str]:
         """The variables a workbook must leave as given: the numbers of the set-up and the forward pass."""
@@ -213,7 +223,8 @@ def build_reference(
     contributions = {g.name: _contributions(solution, g, main, exercise) for g in exercise.gradients}
     upstream = {g.name: _upstream(solution, g, forward) for g in exercise.gradients}
     probes = _probe_cases(exercise, solution, main) if exercise.probed and dataset == 0 else {}
-    return Reference(dataset, given, forward, gradients, solution, contributions, upstream, probes)
+    rows = tuple(g.name for g in exercise.gradients)
+    return Reference(dataset, given, forward, gradients, solution, contributions, upstream, probes, rows)
 
 
 def check_solution(
@@ -392,6 +403,7 @@ def _context(gradient: Gradient, reference: Reference, constants: dict[str, floa
         constants,
         reference.upstream[gradient.name],
         reference.solution,
+        reference.scope(gradient),
     )
 
 

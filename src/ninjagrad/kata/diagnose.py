@@ -13,6 +13,7 @@ the path contributions (for a gradient that sums several), and the batch size (t
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ninjagrad.check import ALLCLOSE_ATOL, ALLCLOSE_RTOL
+from ninjagrad.kata.edits import explain
 from ninjagrad.kata.exercise import Gradient
 from ninjagrad.tensors.broadcast import unbroadcast
 
@@ -53,6 +55,7 @@ class Context:
     constants: Mapping[str, float] = field(default_factory=dict)  # {"n": 32} where a batch size applies
     upstream: tuple[str, ...] = ()  # the gradients from above that the reference line multiplies ("dh")
     solution: Any = None  # the reference solution (a Workbook), whose lines the edit search mutates
+    scope: frozenset[str] | None = None  # the names a line for this gradient may use
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
@@ -255,9 +258,9 @@ def lost_repeated_indices(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Di
         "scatter_add",
         f"{g.variable} is wrong only in rows whose index occurs several times in {index_name} (row {row} "
         f"is used {int(uses[row])} times): the repeated indices' gradients were not added up. Both an "
-        f"indexed `{g.variable}[{index_name}] += ...` (NumPy applies one of the repeats) and `=` in a loop "
-        "keep just one; the gradient of a lookup is a scatter-add (`np.add.at`, or `+=` in a loop over the "
-        "positions, one at a time).",
+        f"indexed `{g.variable}[{index_name}] += ...` (NumPy applies only one of the repeats) and `=` in a "
+        "loop keep just one of them; the gradient of a lookup is a scatter-add, where every occurrence "
+        "adds its share.",
     )
 
 
@@ -408,15 +411,115 @@ VALUE_DETECTORS: tuple[Detector, ...] = (
 )
 
 
+# Catalogue detectors, and the edit kinds each of them can say more about
+RICHER = (
+    (missing_keepdim, {"keepdim"}),
+    (missing_sum, {"missing_sum"}),
+    (missing_broadcast, {"missing_broadcast"}),
+    (transposed, {"transposed"}),
+    (missing_accumulation, {"missing_accumulation", "missing_term"}),
+    (wrong_path, {"missing_accumulation", "missing_term", "sign", "n_minus_1", "missing_factor", "factor"}),
+    (own_factor, {"swap"}),
+    (sign_flipped, {"sign"}),
+)
+
+
 def diagnose(mine: np.ndarray, ref: np.ndarray, ctx: Context, others=()) -> Diagnosis:
-    """The most likely mistake behind ``mine`` (which fails against ``ref``); ``others`` are the learner's
-    value, the reference and the context on further data sets."""
+    """The most likely mistake behind ``mine`` (which fails against ``ref``).
+
+    ``others`` are ``(mine, ref, ctx)`` on the further data sets: a named mistake must explain them too,
+    so a coincidence on one data set (a constant that equals another factor's value) names nothing.
+    """
+    runs = [(mine, ref, ctx), *others]
+    found = nan_or_inf(mine, ref, ctx)
+    if found is not None:
+        return found
+    for detector in (tied_maxima, lost_repeated_indices):
+        found = detector(mine, ref, ctx) if mine.shape == ref.shape else None
+        if found is not None:
+            return found
+    found = _searched(runs)
+    if found is not None:
+        return _richer(found, runs) or found
     detectors = SHAPE_DETECTORS if mine.shape != ref.shape else VALUE_DETECTORS
-    for detector in (nan_or_inf, *detectors):
-        diagnosis = detector(mine, ref, ctx)
-        if diagnosis is not None:
-            return diagnosis
-    raise AssertionError("unreachable: the last detector always answers")  # pragma: no cover
+    for detector in detectors:
+        found = detector(mine, ref, ctx)
+        if found is not None and _holds(detector, found, runs[1:]):
+            return found
+    return wrong_values(mine, ref, ctx)
+
+
+def _richer(found: Diagnosis, runs) -> Diagnosis | None:
+    """A catalogue detector that names the same mistake with more to say (the shapes, the path it came
+    through), if one holds on every data set."""
+    mine, ref, ctx = runs[0]
+    for detector, kinds in RICHER:
+        if found.kind in kinds:
+            richer = detector(mine, ref, ctx)
+            if richer is not None and _holds(detector, richer, runs[1:]):
+                # the catalogue's words; its kind unless that is the plain "factor" where the edit is finer
+                kind = found.kind if richer.kind == "factor" else richer.kind
+                return Diagnosis(kind, richer.message)
+    return None
+
+
+def _holds(detector: Detector, found: Diagnosis, others) -> bool:
+    """The catch-alls always hold; a named detector must name the same on every other data set."""
+    if found.kind in ("wrong_values", "wrong_shape"):
+        return True
+    for mine, ref, ctx in others:
+        if mine.shape != ref.shape and found.kind not in (
+            "keepdim",
+            "reshape",
+            "transposed",
+            "missing_sum",
+            "missing_broadcast",
+            "missing_accumulation",
+        ):
+            return False
+        again = detector(mine, ref, ctx)
+        if again is None or again.kind != found.kind:
+            return False
+    return True
+
+
+def _searched(runs) -> Diagnosis | None:
+    """The one-step edits of the reference lines that reproduce the learner's value on every data set."""
+    mine, ref, ctx = runs[0]
+    if ctx.solution is None or ctx.scope is None:
+        return None
+    g = ctx.gradient
+    statements = [s.node for s in ctx.solution.statements_of(g.name)]
+    if not statements:
+        return None
+    definitions = {
+        s.node.targets[0].id: s.node.value
+        for s in ctx.solution.statements
+        if not s.gradients
+        and isinstance(s.node, ast.Assign)
+        and len(s.node.targets) == 1
+        and isinstance(s.node.targets[0], ast.Name)
+    }
+    found = explain(
+        [(m, r, c.namespace) for m, r, c in runs],
+        statements,
+        g.variable,
+        g.target,
+        set(ctx.scope),
+        definitions,
+    )
+    if not found:
+        return None
+    best = found[0]
+    others = list(dict.fromkeys(edit.words for edit in found if edit.kind != best.kind))
+    also = f" (another reading fits as well: {'; or '.join(others[:2])})" if others else ""
+    if len(runs) == 1:
+        checked = ""
+    else:
+        checked = f" This holds on all {len(runs)} data sets the line ran on, so it is no coincidence."
+    return Diagnosis(
+        best.kind, f"{g.variable} equals the right gradient with one change: {best.words}{also}.{checked}"
+    )
 
 
 def not_written(gradient: Gradient, line: int | None) -> Diagnosis:

@@ -1,8 +1,7 @@
 """What a learner reads after a check: the table, the first wrong line, its shapes and the likely mistake.
 
-The table is ``ninjagrad.check``'s (name | exact | approximate | maxdiff | shape), up to and including the
-first wrong gradient: the rows below it are judged too (``--json`` has them all), but a learner fixes one line
-at a time, and the first wrong one is where to look.
+The table is ``ninjagrad.check``'s (name | exact | approximate | maxdiff | shape) with a verdict column,
+every gradient in backward order; the first wrong one is marked and explained below the table.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import re
 import textwrap
 from pathlib import Path
 
-from ninjagrad.check import format_table
+from ninjagrad.check import format_row, format_table
 from ninjagrad.errors import UserError
 from ninjagrad.kata.checker import DEFAULT_TIMEOUT, Broken, KataResult, RowResult, check
 from ninjagrad.kata.exercises import Exercise, get_exercise
@@ -75,10 +74,8 @@ def format_report(result: KataResult, *, hint: bool = False, solution: str | Non
         )
     rows = list(result.rows)
     first = result.first_wrong
-    shown = rows[: rows.index(first) + 1] if first is not None else rows
-    comparisons = [c for row in shown for c in (row.comparison, row.probe) if c is not None]
-    if comparisons:
-        blocks.append(format_table(comparisons))
+    if any(row.status != "not_reached" for row in rows):
+        blocks.append(format_verdicts(rows, first))
     right = (
         f"{sum(row.ok for row in rows)} of {_count(len(exercise.gradients), 'gradient') if exercise else 0}"
     )
@@ -110,6 +107,41 @@ def format_report(result: KataResult, *, hint: bool = False, solution: str | Non
             "\n".join([f"solution for {gradient.variable} (the reference solution's lines):", *lines])
         )
     return "\n\n".join(blocks)
+
+
+VERDICTS = {
+    "right": "right",
+    "wrong": "wrong",
+    "not_written": "not written yet",
+    "not_reached": "not reached",
+}
+
+
+def format_verdicts(rows: list[RowResult], first: RowResult | None) -> str:
+    """Every row in backward order, with its comparisons (the probe's, and the second data set's where it
+    failed, beneath it) and a verdict; the first wrong row is marked."""
+    table = []
+    for row in rows:
+        verdict = VERDICTS[row.status] + ("   <- first wrong" if row is first else "")
+        shown = [c for c in (row.comparison, row.probe) if c is not None]
+        if row.second is not None and not row.second.approximate:
+            shown.append(row.second)
+        if not shown:
+            table.append((row.gradient.variable, None, verdict))
+        for i, comparison in enumerate(shown):
+            table.append((comparison.name, comparison, verdict if i == 0 else ""))
+    width = max([15, *(len(name) for name, _, _ in table)])
+    shape_width = max([5, *(len(c.shape_text) for _, c, _ in table if c is not None)])
+    header = format_table([], name_width=width).splitlines()[0]
+    lines = [f"{header:<{len(header) + shape_width - 5}} | verdict"]
+    lines.append("-" * (len(lines[0]) + 10))
+    for name, comparison, verdict in table:
+        if comparison is None:
+            cells = f"{name:<{width}} | {'-':<5} | {'-':<11} | {'-':<9} | -"
+        else:
+            cells = format_row(comparison, width)
+        lines.append(f"{cells:<{len(header) + shape_width - 5}} | {verdict}".rstrip())
+    return "\n".join(lines)
 
 
 def solution_lines(exercise: Exercise, name: str) -> list[str]:

@@ -104,6 +104,21 @@ class Traced:
     def __rmatmul__(self, other):
         return self._wrap(self._lift(other) @ self.tensor)
 
+    def _values(self) -> np.ndarray:
+        return np.asarray(self.tensor.detach() if hasattr(self.tensor, "detach") else self.tensor)
+
+    def __gt__(self, other):  # comparisons have no gradient: plain arrays
+        return self._values() > np.asarray(other)
+
+    def __lt__(self, other):
+        return self._values() < np.asarray(other)
+
+    def __ge__(self, other):
+        return self._values() >= np.asarray(other)
+
+    def __le__(self, other):
+        return self._values() <= np.asarray(other)
+
     def __getitem__(self, index):
         parts = index if isinstance(index, tuple) else (index,)
         parts = tuple(

@@ -34,9 +34,12 @@ embcat = emb.reshape(n, -1)  # (32, 30)
 # dembcat  (32, 30)  is given
 
 # ---- backward pass: one line per gradient, in this order ----
-demb = dembcat.reshape(emb.shape)  # undo the reshape
-dC = np.zeros_like(C)
-np.add.at(dC, Xb, demb)  # add every position's gradient to its character's row, repeats included
+demb = dembcat.reshape(n, *emb.shape[1:])  # undo the reshape
+# the lecture's loop: every position adds its gradient to its character's row, repeats included
+dC = np.zeros(C.shape, dtype=C.dtype)
+for i in range(Xb.shape[0]):
+    for j in range(Xb.shape[1]):
+        dC[Xb[i, j]] += demb[i, j]
 # ---- end of the backward pass ----
 
 # ---- the exercise, for the checker (a workbook ends above this line) ----

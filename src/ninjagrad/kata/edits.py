@@ -1,0 +1,363 @@
+"""Diagnosis by search: the one-step edit of the reference lines that explains the learner's value.
+
+:func:`edits` yields every plausible one-step mutation of a gradient's reference statements (swap a variable
+for another of the same shape, drop a factor or a term, change an exponent by one, flip a sign, change a
+reduction's axis or keepdims, transpose a matmul operand, drop a step, scale by a usual constant). Each is
+an :class:`Edit`: the mutated statements, a kind, and the words to name it. :func:`explain` runs them on
+every data set and keeps those that reproduce the learner's value on all of them.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+REDUCTIONS = ("sum", "mean", "max")
+
+
+@dataclass(frozen=True)
+class Edit:
+    kind: str  # "swap", "missing_factor", "exponent", "sign", "axis", "keepdim", ...
+    words: str  # what the edit does, in the learner's terms (without giving the fix)
+    statements: tuple[ast.stmt, ...]  # the mutated reference statements
+    changed: str = ""  # the mutated sub-expression, as code (what the learner's line computes)
+    whole: bool = False  # the whole gradient scaled by a constant: says the least, used only alone
+
+
+def edits(
+    statements: list[ast.stmt],
+    variable: str,
+    shapes: Mapping[str, tuple[int, ...]],
+    own: str,
+    definitions: Mapping[str, ast.expr] = {},  # noqa: B006 (read only)
+) -> Iterator[Edit]:
+    """Every one-step edit of ``statements`` (which compute ``variable``). ``shapes`` are the names in
+    scope with their shapes; ``own`` is the gradient's forward variable; ``definitions`` the function of
+    each forward variable made by one call (``h = np.tanh(hpreact)`` gives ``np.tanh``)."""
+    for index, statement in enumerate(statements):
+        for position, node in enumerate(_expression_nodes(statement)):
+            for kind, words, replacement in _node_edits(node, shapes, own, definitions, position == 0):
+                mutated = _replace(statement, position, replacement)
+                yield Edit(kind, words, (*statements[:index], mutated, *statements[index + 1 :]),
+                           ast.unparse(replacement))  # fmt: skip
+        if index > 0:  # a step left out
+            yield Edit(*_dropped(statement, variable), (*statements[:index], *statements[index + 1 :]))
+            if isinstance(statement, ast.AugAssign):
+                flipped = copy.deepcopy(statement)
+                flipped.op = ast.Sub() if isinstance(statement.op, ast.Add) else ast.Add()
+                if isinstance(statement.op, (ast.Add, ast.Sub)):
+                    yield Edit(
+                        "sign", "one of its parts has the wrong sign", _swap(statements, index, flipped)
+                    )
+                if isinstance(statement.target, ast.Name) and isinstance(statement.op, ast.Add):
+                    assign = ast.Assign([ast.Name(statement.target.id, ast.Store())], statement.value)
+                    words = (
+                        f"it is only the last contribution: a second `{variable} = ...` replaced the first"
+                    )
+                    yield Edit("missing_accumulation", words, _swap(statements, index, assign))
+    for factor, kind, words in _FACTORS:
+        scaled = ast.parse(f"{variable} = {variable} * ({factor})").body[0]
+        yield Edit(kind, words.format(factor=factor), (*statements, scaled), whole=True)
+
+
+_FACTORS = (
+    ("-1", "sign", "the sign is flipped everywhere"),
+    ("2", "factor", "twice the right value: a term counted twice, or a stray factor 2"),
+    ("0.5", "factor", "half the right value: a factor 2 is missing, or a stray 1/2"),
+    ("n", "factor", "n times the right value: a 1/n (the mean over the batch) is missing"),
+    ("1 / n", "factor", "1/n times the right value: a stray 1/n"),
+    ("n / (n - 1)", "n_minus_1", "divided by n - 1 where the right one divides by n"),
+    ("(n - 1) / n", "n_minus_1", "divided by n where the right one divides by n - 1"),
+)
+
+
+def _swap(statements, index, replacement):
+    return (*statements[:index], replacement, *statements[index + 1 :])
+
+
+def _dropped(statement: ast.stmt, variable: str) -> tuple[str, str]:
+    target = getattr(statement, "target", None) or (
+        statement.targets[0] if isinstance(statement, ast.Assign) else None
+    )
+    if isinstance(target, ast.Subscript):
+        where = ast.unparse(target.slice)
+        return "missing_term", f"the part at [{where}] is missing"
+    if isinstance(statement, ast.AugAssign) and isinstance(statement.op, ast.Add):
+        return (
+            "missing_accumulation",
+            "a contribution is missing: a variable used in two places collects both",
+        )
+    if isinstance(statement, ast.AugAssign) and isinstance(statement.op, (ast.Div, ast.Mult)):
+        return "missing_factor", "a factor is missing (a whole step that scales it)"
+    return "missing_term", "one of the steps of the right gradient is missing"
+
+
+def _expression_nodes(statement: ast.stmt) -> list[ast.AST]:
+    """The statement's expression nodes that may be edited (not its target), in a fixed order."""
+    roots = [statement.value] if hasattr(statement, "value") and statement.value is not None else []
+    if isinstance(statement, ast.Expr):
+        roots = list(statement.value.args) if isinstance(statement.value, ast.Call) else []
+    nodes: list[ast.AST] = []
+    stack = list(reversed(roots))
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        stack.extend(reversed([child for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr)]))
+    return nodes
+
+
+def _replace(statement: ast.stmt, position: int, replacement: ast.AST) -> ast.stmt:
+    mutated = copy.deepcopy(statement)
+    target = _expression_nodes(mutated)[position]
+    for parent in ast.walk(mutated):
+        for name, value in ast.iter_fields(parent):
+            if value is target:
+                setattr(parent, name, replacement)
+                return mutated
+            if isinstance(value, list) and any(item is target for item in value):
+                setattr(parent, name, [replacement if item is target else item for item in value])
+                return mutated
+    return mutated  # pragma: no cover  (every expression node has a parent)
+
+
+def _node_edits(node: ast.AST, shapes: Mapping[str, tuple[int, ...]], own: str, definitions, root: bool):
+    """(kind, words, replacement) for each edit of one node."""
+    if isinstance(node, ast.Name) and node.id in shapes:
+        for other in _swappable(node.id, shapes, own):
+            yield "swap", f"it uses {other} where {node.id} belongs", ast.Name(other, ast.Load())
+        if node.id == "n" and shapes["n"] == "int":
+            yield "n_minus_1", "n - 1 stands where n belongs", ast.parse("(n - 1)", mode="eval").body
+        if node.id in definitions:  # x = f(y): f applied again, to x
+            function = definitions[node.id]
+            again = ast.Call(copy.deepcopy(function), [ast.Name(node.id, ast.Load())], [])
+            words = f"it applies {ast.unparse(function)} to {node.id}, which is already its result"
+            yield "extra_call", words, again
+    elif isinstance(node, ast.BinOp):
+        left, right = node.left, node.right
+        if isinstance(node.op, ast.Mult):
+            for dropped, kept in ((right, left), (left, right)):
+                if _number(dropped) == -1:
+                    yield "sign", "a minus sign is lost", kept
+                else:
+                    yield (*_factor_words(dropped, kept, root), kept)
+        elif isinstance(node.op, ast.Div):
+            yield (*_factor_words(right, left, root), left)
+            yield (*_factor_words(left, right, root), ast.BinOp(ast.Constant(1.0), ast.Div(), right))
+            yield "inverted", "it multiplies where the rule divides", ast.BinOp(left, ast.Mult(), right)
+        elif isinstance(node.op, (ast.Add, ast.Sub)) and _is_n_minus_1(node):
+            yield "n_minus_1", "n stands where n - 1 belongs", ast.Name("n", ast.Load())
+        elif isinstance(node.op, (ast.Add, ast.Sub)):
+            yield "missing_term", "a term of a sum is missing", left
+            flipped = ast.Sub() if isinstance(node.op, ast.Add) else ast.Add()
+            yield "sign", "a term has the wrong sign", ast.BinOp(left, flipped, right)
+            if isinstance(node.op, ast.Add):
+                yield "missing_term", "a term of a sum is missing", right
+        elif isinstance(node.op, ast.Pow) and _number(right) is not None:
+            k = _number(right)
+            rule = "the power rule lowers the exponent by one: d(x**k)/dx = k * x**(k - 1)"
+            for new in (k + 1, k - 1):
+                yield (
+                    "exponent",
+                    f"an exponent is off by one ({_fmt(k)} there, {_fmt(new)} here): {rule}",
+                    (ast.BinOp(left, ast.Pow(), ast.Constant(new))),
+                )
+            yield "sign", "an exponent has the wrong sign", ast.BinOp(left, ast.Pow(), ast.Constant(-k))
+        elif isinstance(node.op, ast.MatMult):
+            words = "a matrix product's operands are swapped or transposed; the shapes fix the order"
+            yield "transposed", words, ast.BinOp(right, ast.MatMult(), left)
+            for side in ("left", "right"):
+                operand = getattr(node, side)
+                flipped = operand.value if _is_transpose(operand) else ast.Attribute(operand, "T", ast.Load())
+                pair = (flipped, right) if side == "left" else (left, flipped)
+                yield "transposed", words, ast.BinOp(pair[0], ast.MatMult(), pair[1])
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        yield "sign", "a minus sign is lost", node.operand
+    elif isinstance(node, ast.Constant) and _number(node) not in (None, 0):
+        yield "sign", "a constant has the wrong sign", ast.Constant(-node.value)
+    elif _is_transpose(node):
+        yield "transposed", "a transpose is missing or extra; the shapes fix the order", node.value
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        yield from _call_edits(node)
+
+
+def _call_edits(node: ast.Call):
+    method = node.func.attr
+    if method in REDUCTIONS:
+        words_axis = f"the {method} runs over the wrong axis"
+        axis = _number(node.args[0]) if node.args else None
+        if axis is not None:
+            for other in (0, 1, -1, -2):
+                if other != axis and not (axis < 0 and other == axis % 2):
+                    call = copy.deepcopy(node)
+                    call.args[0] = ast.Constant(other)
+                    yield "axis", words_axis, call
+        keeps = [k for k in node.keywords if k.arg == "keepdims"]
+        call = copy.deepcopy(node)
+        if keeps:
+            call.keywords = [k for k in call.keywords if k.arg != "keepdims"]
+            yield "keepdim", f"the {method} drops the dimension it reduces (the variable keeps it)", call
+        else:
+            call.keywords = [*call.keywords, ast.keyword("keepdims", ast.Constant(True))]
+            yield "keepdim", f"the {method} keeps a dimension the variable does not have", call
+        yield (
+            "missing_sum",
+            f"the {method} over the dimension the variable was stretched along is missing",
+            (node.func.value),
+        )
+    elif method == "broadcast_to" and node.args:
+        yield "missing_broadcast", "the gradient is not stretched to its variable's full shape", node.args[0]
+
+
+def _swappable(name: str, shapes: Mapping[str, tuple[int, ...]], own: str) -> list[str]:
+    """Names of the same shape, the variable's own name, and a gradient's variable (or the reverse)."""
+    shape = shapes[name]
+    related = {own, "d" + name, name[1:] if name.startswith("d") else ""}
+    return [
+        other
+        for other, other_shape in shapes.items()
+        if other != name and other_shape != "int" and (other_shape == shape or other in related)
+    ]
+
+
+def _factor_words(dropped: ast.AST, kept: ast.AST, root: bool) -> tuple[str, str]:
+    """(kind, words) for a product or quotient that lost ``dropped`` (``root``: the whole right side)."""
+    names = {n.id for n in ast.walk(dropped) if isinstance(n, ast.Name)}
+    gradients = {name for name in names if name.startswith("d") and len(name) > 1}
+    if gradients and names <= gradients | {"np"}:
+        words = (
+            f"the gradient arriving from above ({', '.join(sorted(gradients))}) is missing: the chain rule "
+            "multiplies the local derivative by it"
+        )
+        return "missing_upstream", words
+    kept_names = {n.id for n in ast.walk(kept) if isinstance(n, ast.Name)} - {"np"}
+    if root and kept_names and all(name.startswith("d") and len(name) > 1 for name in kept_names):
+        return "missing_local", "it is the gradient from above alone: the local derivative is missing"
+    if _number(dropped) is not None or names <= {"n"}:
+        return "missing_factor", "a constant factor of one of its terms is missing"
+    return "missing_factor", "a factor of the right gradient is missing"
+
+
+def _is_transpose(node: ast.AST) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "T"
+
+
+def _is_n_minus_1(node: ast.BinOp) -> bool:
+    return (
+        isinstance(node.op, ast.Sub)
+        and isinstance(node.left, ast.Name)
+        and node.left.id == "n"
+        and _number(node.right) == 1
+    )
+
+
+def _number(node: ast.AST) -> float | None:
+    if (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, (int, float))
+        and not isinstance(node.value, bool)
+    ):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _number(node.operand)
+        return None if inner is None else -inner
+    return None
+
+
+def _fmt(k: float) -> str:
+    return f"{k:g}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
+def run_edit(edit: Edit, namespace: Mapping[str, Any], variable: str) -> np.ndarray | None:
+    """The value ``variable`` gets from the edited statements, in a copy of ``namespace`` (None if they
+    raise)."""
+    scope = {
+        key: value.copy() if isinstance(value, np.ndarray) else value for key, value in namespace.items()
+    }
+    scope.pop(variable, None)
+    try:
+        with np.errstate(all="ignore"):
+            module = ast.fix_missing_locations(ast.Module(copy.deepcopy(list(edit.statements)), []))
+            exec(compile(module, "<edit>", "exec"), scope)
+        return np.asarray(scope[variable])
+    except Exception:  # an edit that does not run is just not the explanation
+        return None
+
+
+def same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal shapes and values within float32 rounding of the larger (an edit reproduces a value)."""
+    if a.shape != b.shape or not np.isfinite(a).all() or not np.isfinite(b).all():
+        return False
+    scale = max(float(np.abs(b).max()) if b.size else 0.0, 1e-30)
+    return bool(np.allclose(a, b, rtol=1e-4, atol=1e-5 * scale))
+
+
+def explain(
+    runs: list[tuple[np.ndarray, np.ndarray, Mapping[str, Any]]],
+    statements: list[ast.stmt],
+    variable: str,
+    own: str,
+    scope: set[str],
+    definitions: Mapping[str, ast.expr],
+) -> list[Edit]:
+    """The edits that reproduce the learner's value on every run ``(mine, right, namespace)`` and are not
+    the right value themselves; ``scope`` the names a line may use."""
+    namespace = runs[0][2]
+    shapes = {
+        name: "int" if isinstance(value, (int, np.integer)) else np.shape(value)
+        for name, value in namespace.items()
+        if name in scope
+        and isinstance(value, (np.ndarray, np.number, float, int))
+        and not isinstance(value, bool)
+    }
+    definitions = {
+        name: value.func
+        for name, value in definitions.items()
+        if isinstance(value, ast.Call) and len(value.args) == 1 and not value.keywords
+    }
+    found = []
+    for edit in edits(statements, variable, shapes, own, definitions):
+        for mine, right, values in runs:
+            got = run_edit(edit, values, variable)
+            if got is None or not same(got, mine) or same(got, right):
+                break
+        else:
+            found.append(edit)
+    found = sorted(
+        found, key=lambda edit: PRIORITY.index(edit.kind) if edit.kind in PRIORITY else len(PRIORITY)
+    )
+    whole = [edit for edit in found if edit.whole]
+    parts = [edit for edit in found if not edit.whole]
+    if parts and parts[0].kind == "missing_factor" and whole:
+        return whole + parts  # "n times the right value" says more than "a factor is missing"
+    return parts or whole
+
+
+# When several edits fit, the simplest reading first: a forgotten piece, then a wrong power, constant or
+# sign, then a wrong reduction or transpose, then a swapped variable; a bare factor says the least.
+PRIORITY = (
+    "missing_accumulation",
+    "missing_upstream",
+    "missing_local",
+    "exponent",
+    "n_minus_1",
+    "sign",
+    "axis",
+    "keepdim",
+    "missing_sum",
+    "missing_broadcast",
+    "transposed",
+    "inverted",
+    "missing_term",
+    "missing_factor",
+    "extra_call",
+    "swap",
+    "factor",
+)
