@@ -99,9 +99,9 @@ def test_a_node_shows_its_forward_line_with_every_shape(chain):
 
 
 def test_the_lines_are_those_of_the_kata_solution(chain):
-    from ninjagrad.kata.exercises import ATOMIC
+    from ninjagrad.kata.exercises import get_exercise
 
-    source = ATOMIC.solution_source()
+    source = get_exercise("atomic").solution_source()
     for node in chain.nodes:
         if node.line:
             assert node.line in source

@@ -48,6 +48,9 @@ def test_training_makes_the_loss_fall_and_diagnostics_appear(data):
     assert all(-6 < r < 0 for r in diagnostics["update_ratio"]["W1"])
     assert len(diagnostics["bn_running_mean"]) == 64
     assert view["lr"] == pytest.approx(0.01)  # after the decay step
+    calibrated = np.array(view["bn_calibrated"]["mean"])  # the whole training split's, beside the running
+    running = np.array(diagnostics["bn_running_mean"])
+    assert calibrated.shape == (64,) and np.corrcoef(calibrated, running)[0, 1] > 0.9
 
 
 def test_the_snapshot_stays_small_however_long_the_run(data):
@@ -78,16 +81,16 @@ def test_bad_controls_are_refused(field, value):
 
 @pytest.fixture(scope="module")
 def workbooks(tmp_path_factory):
-    from ninjagrad.kata.exercises import ATOMIC
+    from ninjagrad.kata.exercises import get_exercise
     from ninjagrad.kata.workbook import render_workbook
 
     folder = tmp_path_factory.mktemp("kata")
-    solved = render_workbook(ATOMIC, solved=True)
+    solved = render_workbook(get_exercise("atomic"), solved=True)
     (folder / "solved.py").write_text(solved)
-    wrong = "dbnvar = dbnvar_inv * (-0.5 * (bnvar + 1e-5) ** -1.5)"
+    wrong = "dbnvar = dbnvar_inv * (-0.5 * (bnvar + eps) ** -1.5)"
     assert wrong in solved
     (folder / "planted.py").write_text(solved.replace(wrong, wrong.replace("-0.5", "0.5")))
-    (folder / "new.py").write_text(render_workbook(ATOMIC))
+    (folder / "new.py").write_text(render_workbook(get_exercise("atomic")))
     return folder
 
 
@@ -149,3 +152,24 @@ def test_only_allowed_files_are_read(tmp_path, workbooks):
     assert {"mine.py", "sub/deep.py"} <= set(allowed.candidates())
     with pytest.raises(UserError, match="no such file"):
         AllowedFiles.start([tmp_path / "missing.py"], root=root)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--kata", "missing.py"], "--kata missing.py: no such file"),
+        (["-i", "missing.txt"], "no such file"),
+    ],
+)
+def test_studio_refuses_a_missing_kata_or_input_file_at_once(tmp_path, args, message):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "ninjagrad", "studio", "--no-browser", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr

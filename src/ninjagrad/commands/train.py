@@ -125,7 +125,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(result.samples)} samples:")
     for sample in result.samples:
         print(f"  {sample}")
-    print(f"wrote {out / 'model.npz'}, {out / METRICS_FILE}, {out / LOSS_PLOT}")
+    from ninjagrad.makemore.diagnostics import PLOT_FILES
+
+    pictures = ", ".join(name for name in PLOT_FILES if (out / name).exists())
+    diagnostics = f" and the training diagnostics {pictures}" if pictures else ""
+    print(f"wrote {out / 'model.npz'}, {out / METRICS_FILE}, {out / LOSS_PLOT}{diagnostics}")
     return 0
 
 

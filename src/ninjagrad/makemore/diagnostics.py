@@ -9,8 +9,9 @@ Every ``every`` steps a :class:`DiagnosticsRecorder` looks at the running ``Trai
   ``dlogits``: a layer whose gradients shrink or explode against the others is a layer that does not learn);
 - per parameter, the update-to-data ratio ``log10(std(lr * grad) / std(data))``; about -3 (an update of a
   thousandth of the parameter's spread per step) is the lecture's rule of thumb;
-- BatchNorm's running mean and variance, an exponential average of the batch statistics as a ``BatchNorm1d``
-  layer keeps them, to set beside the statistics calibrated over the whole training split after training.
+- BatchNorm's running mean and variance: an exponential average of the sampled batches' statistics (as a
+  ``BatchNorm1d`` layer keeps one of every batch's), to set beside the ones calibrated over the whole
+  training split after training.
 
 Where the numbers come from, and what they cost. The update ratios read the step's own buffers
 (``TrainStep.updates`` holds ``lr * grad`` of the last step, ``TrainStep.params`` the parameters): no cost.
@@ -33,7 +34,7 @@ from ninjagrad.makemore.model import PARAM_NAMES
 
 SATURATED = 0.97  # |tanh| above this counts as saturated (the lecture's threshold)
 BINS = 40  # bins of every histogram
-BN_MOMENTUM = 0.001  # the lecture's running-statistics momentum, per step
+BN_MOMENTUM = 0.1  # per record: the running statistics average about the last 10 sampled batches
 # The layers whose output gradient is shown, bottom to top: (layer, the variable it outputs).
 # The PNGs of ninjagrad.viz.diagnostics, which `ninjagrad train` writes into its run directory.
 PLOT_FILES = ("activations.png", "gradients.png", "update_ratio.png", "batchnorm.png")
@@ -159,7 +160,6 @@ class DiagnosticsRecorder:
 
     def record(self, shot: Snapshot) -> None:
         """Append ``shot`` to the histories and fold its batch statistics into the running ones."""
-        gap = shot.step - (self.steps[-1] if self.steps else 0)
         self.steps.append(shot.step)
         self.saturation.append(shot.saturation)
         self.tanh_mean.append(shot.tanh_mean)
@@ -168,9 +168,10 @@ class DiagnosticsRecorder:
             values.append(shot.gradient_std[var])
         for name, values in self.update_ratio.items():
             values.append(shot.update_ratio[name])
-        # A BatchNorm1d layer moves its running statistics by BN_MOMENTUM each step; a record stands for the
-        # `gap` steps since the last one, so it moves them by what `gap` such steps would.
-        weight = 1 - (1 - BN_MOMENTUM) ** max(gap, 1)
+        # The lecture's layer moves its running statistics by 0.001 at every step, an average over about
+        # 1,000 batches. Records are `every` steps apart, so an average over as many would lag far behind
+        # the training; one over the last ~10 sampled batches (320 examples) follows it and is steady enough.
+        weight = BN_MOMENTUM
         if self.running_mean is None or self.running_mean.shape != shot.bn_mean.shape:
             self.running_mean, self.running_var = shot.bn_mean.copy(), shot.bn_var.copy()
         else:

@@ -1,6 +1,6 @@
 """The tensor page's graph: the atomic chain of the makemore MLP, engine state -> JSON, every shape shown.
 
-The chain's text has one home, the atomic kata's solution file (``kata/solutions/atomic.py``): its forward
+The chain's text has one home, the atomic kata's exercise file (``kata/exercises/atomic.py``): its forward
 lines, each ``name = expression``, give the nodes, their edges (the names on the right) and their ops; its
 backward lines, grouped per gradient by the kata's own workbook parser, are the answers behind *show
 answer*. The numbers come from the engine on the kata's batch (32 examples, 64 hidden units, seeded):
@@ -72,11 +72,12 @@ class Chain:
 
 def build_chain() -> Chain:
     """The atomic kata's chain with the engine's numbers on the kata's batch."""
-    from ninjagrad.kata import exercise_data
-    from ninjagrad.kata.exercises import ATOMIC
+    from ninjagrad.kata.exercises import get_exercise
 
-    Xb, Yb, *arrays = exercise_data(ATOMIC.name)
-    params = dict(zip(PARAM_NAMES, arrays, strict=True))
+    exercise = get_exercise("atomic")
+    given = exercise.given(0)  # the lecture's data set: batch 32, 64 hidden units
+    Xb, Yb = given["Xb"], given["Yb"]
+    params = {name: given[name] for name in PARAM_NAMES}
     forward = forward_atomic(params, Xb, Yb)
     gradients = backward_atomic(params, Xb, Yb, forward)
     reference = reference_gradients(params, Xb, Yb)
@@ -84,7 +85,7 @@ def build_chain() -> Chain:
         name: compare(name, gradients[name], reference[name], show=False) for name in GRADIENT_NAMES
     }
     values = {"Xb": Xb, "Yb": Yb, **params, **forward}
-    source = ATOMIC.solution_source()
+    source = exercise.solution_source()
     lines = _forward_lines(source, set(forward))
     nodes = _layout(lines, set(params))
     return Chain(
@@ -92,9 +93,21 @@ def build_chain() -> Chain:
         values=values,
         gradients=gradients,
         comparisons=comparisons,
-        backward_lines=_backward_lines(source, ATOMIC),
-        constants={"n": int(Xb.shape[0])},
+        backward_lines=_backward_lines(source, exercise),
+        constants={"n": int(Xb.shape[0]), "eps": _constant(source, "eps")},
     )
+
+
+def _constant(source: str, name: str) -> float | None:
+    """The number a top-level ``name = <number>`` of the exercise assigns (e.g. eps = 1e-5)."""
+    for statement in ast.parse(source).body:
+        if (
+            isinstance(statement, ast.Assign)
+            and [getattr(t, "id", None) for t in statement.targets] == [name]
+            and isinstance(statement.value, ast.Constant)
+        ):
+            return statement.value.value
+    return None
 
 
 def _forward_lines(source: str, names: set[str]) -> list[tuple[str, ast.expr, str, str]]:
@@ -170,7 +183,7 @@ def _backward_lines(source: str, exercise) -> dict[str, tuple[str, ...]]:
     """Each gradient's statements in the solution, with the comment line above the first of them."""
     from ninjagrad.kata.workbook import parse_workbook
 
-    workbook = parse_workbook(source, "solutions/atomic.py", exercise)
+    workbook = parse_workbook(source, f"<exercise {exercise.name}>", exercise)
     answers = {}
     for gradient in exercise.gradients:
         statements = workbook.statements_of(gradient.name)

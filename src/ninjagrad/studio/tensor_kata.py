@@ -1,7 +1,7 @@
 """The kata beside the graph: a workbook's verdict per gradient node, re-checked whenever the file is saved.
 
 One checker, two views: the verdicts come from the checker ``ninjagrad kata check`` runs
-(:func:`ninjagrad.kata.checker.check`: the workbook in its own process, with its time limit), through
+(:func:`ninjagrad.kata.check_workbook`: the workbook in its own process, with its time limit), through
 :func:`check_workbook`, the one thin adapter from its result to what the page draws. Each of the exercise's
 gradients gets one status:
 
@@ -29,19 +29,20 @@ MAX_DEPTH = 2  # levels of subdirectories searched for them
 
 def check_workbook(path: str | Path, *, timeout: float = TIMEOUT) -> dict[str, Any]:
     """The checker's verdict on the workbook at ``path``, per gradient, as JSON-ready data."""
-    from ninjagrad.kata.checker import check
+    from ninjagrad.kata import check_workbook as check
 
     result = check(Path(path), timeout=timeout)
     record = result.as_dict()
     exercise = result.exercise
-    rows = {row["variable"]: row for row in record["rows"]}
+    rows = {row["name"]: row for row in record["table"]}  # every gradient, not_reached ones too
     gradients = []
     for gradient in exercise.gradients if exercise is not None else ():
-        row = rows.get(gradient.name)
+        row = rows.get(gradient.variable)
         gradients.append(
             {
                 "name": gradient.name,
                 "variable": gradient.variable,
+                "target": gradient.target,  # the graph node it marks
                 "status": row["status"] if row else "not_reached",
                 "lines": row["lines"] if row else [],
                 "diagnosis": row["diagnosis"] if row else None,
@@ -57,7 +58,7 @@ def check_workbook(path: str | Path, *, timeout: float = TIMEOUT) -> dict[str, A
         "status": record["status"],  # pass, fail or broken
         "passed": record["passed"],
         "total": record["total"],
-        "first_wrong": first[1:] if first else None,  # the forward name: the graph's node
+        "first_wrong": exercise.gradient(first).target if first else None,  # the graph's node
         "gradients": gradients,
         "broken": record["broken"],
         "output": record["output"][-2000:],

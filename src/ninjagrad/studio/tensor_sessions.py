@@ -23,8 +23,8 @@ from typing import Any
 from ninjagrad.errors import UserError
 from ninjagrad.studio.sessions import Session, TrainingSession, command, session_type
 
-POLL_SECONDS = 0.2  # how often the watcher looks at the workbook's modification time
-SEGMENT_SECONDS = 0.1  # SGD steps per train_step, in time: commands wait at most this long
+POLL_SECONDS = 0.1  # how often the watcher looks at the workbook's modification time
+SEGMENT_SECONDS = 0.2  # SGD steps per train_step, in time: commands wait at most this long (5 snapshots/s)
 SEGMENT_STEPS = 250  # steps per LiveRun.advance call inside a segment (it stops at its own boundaries too)
 
 
@@ -50,6 +50,7 @@ class TensorSession(Session):
         self.selected = "logits"  # the lecture's dlogits picture, to start with
         self.revealed: set[str] = set()  # nodes whose backward line the page asked to see
         self.allowed = AllowedFiles.start(options.get("kata") or [], options.get("root"))
+        self.candidates = self.allowed.candidates()  # listed again by the command refresh_workbooks
         self.workbook: Path | None = None
         self.verdict: dict[str, Any] | None = None
         self.checking = False
@@ -91,6 +92,11 @@ class TensorSession(Session):
         self.workbook = self.allowed.resolve(path)
         self.verdict, self._seen, self.hints, self.solutions = None, None, {}, {}
         self._wake.set()
+
+    @command
+    def refresh_workbooks(self) -> None:
+        """List the start directory's workbooks again (a file created since the studio started)."""
+        self.candidates = self.allowed.candidates()
 
     @command
     def close_workbook(self) -> None:
@@ -181,7 +187,7 @@ class TensorSession(Session):
                 "verdict": self.verdict,
                 "hints": self.hints,
                 "solutions": self.solutions,
-                "candidates": self.allowed.candidates(),
+                "candidates": self.candidates,
                 "root": str(self.allowed.root),
             },
         }

@@ -9,7 +9,8 @@ computed between segments, on a fixed budget:
 - the train loss, averaged over windows of steps (at most ``MAX_POINTS`` windows per run);
 - the val loss every ``val_every`` steps, on a fixed sample of ``VAL_SAMPLE`` validation examples with
   BatchNorm's running statistics (the full split would cost a tenth of the training time);
-- the diagnostics of :mod:`ninjagrad.makemore.diagnostics` every ``diagnose_every`` steps.
+- the diagnostics of :mod:`ninjagrad.makemore.diagnostics` every ``diagnose_every`` steps;
+- at the end, BatchNorm's statistics calibrated over the whole training split, beside the running ones.
 
 :func:`training_json` is the view.
 """
@@ -26,7 +27,13 @@ import numpy as np
 from ninjagrad.errors import UserError
 from ninjagrad.makemore.diagnostics import DiagnosticsRecorder
 from ninjagrad.makemore.fast import TrainStep
-from ninjagrad.makemore.model import ModelConfig, init_params, num_parameters, split_loss
+from ninjagrad.makemore.model import (
+    ModelConfig,
+    calibrate_batchnorm,
+    init_params,
+    num_parameters,
+    split_loss,
+)
 
 # Bounds on what a run keeps for the page, whatever its length: the page's snapshot stays a few tens of kB.
 MAX_POINTS = 300  # windows of the train-loss curve per run
@@ -108,6 +115,7 @@ class LiveRun:
         self.val_losses: list[float] = []
         self.diagnostics = DiagnosticsRecorder(every=config.diagnose_every)
         self.error = ""  # why the run stopped early (a diverged loss)
+        self.calibrated: tuple[np.ndarray, np.ndarray] | None = None  # BatchNorm's, once the run is done
         self._chunk = -1
         self._X = self._Y = None
         sample = slice(0, min(VAL_SAMPLE, len(data.val)))
@@ -153,6 +161,8 @@ class LiveRun:
         self.diagnostics.observe(end, train_step, X[last], Y[last], lr)
         if end % config.val_every == 0 or end == config.steps:
             self._validate()
+        if end == config.steps:  # as `ninjagrad train` does after its last step
+            self.calibrated = calibrate_batchnorm(train_step.params, self.data.train.X, chunk_size=2048)
         return end - step
 
     def _validate(self) -> None:
@@ -207,4 +217,7 @@ def training_json(run: LiveRun, *, steps_per_second: float = 0.0, playing: bool 
         "train_loss": {"steps": steps, "loss": [_finite(v) for v in train]},
         "val_loss": {"steps": list(run.val_steps), "loss": [_finite(v) for v in run.val_losses]},
         "diagnostics": run.diagnostics.to_json(),
+        "bn_calibrated": None
+        if run.calibrated is None
+        else {"mean": run.calibrated[0].ravel().tolist(), "var": run.calibrated[1].ravel().tolist()},
     }

@@ -74,7 +74,7 @@ function mount(panel, studio) {
     grads: multiChart(boxes.grads, { title: "gradient of each layer's output (latest)", xLabel: "gradient", yLabel: "density", names: LAYERS.map((l) => LAYER_NAMES[l]) }),
     gradstd: multiChart(boxes.gradstd, { title: "std of each layer's output gradient", yLabel: "std", names: LAYERS.map((l) => `d${l}`), log: true }),
     ratio: multiChart(boxes.ratio, { title: "update:data ratio (log10)", yLabel: "log10", names: PARAMS, lines: [{ label: "-3", value: -3 }] }),
-    bn: multiChart(boxes.bn, { title: "BatchNorm running statistics per unit", xLabel: "hidden unit", yLabel: "", names: ["running mean", "running var"], points: true }),
+    bn: multiChart(boxes.bn, { title: "BatchNorm statistics per unit", xLabel: "hidden unit", yLabel: "", names: ["running mean", "running var", "calibrated mean", "calibrated var"], points: true }),
   };
 
   function update(next) {
@@ -127,9 +127,11 @@ function mount(panel, studio) {
     }
     if (d.bn_running_mean) {
       const units = d.bn_running_mean.map((_, i) => i);
-      charts.bn.set({ x: units, values: [d.bn_running_mean, d.bn_running_var] });
+      const cal = next.bn_calibrated;
+      const none = units.map(() => null);
+      charts.bn.set({ x: units, values: [d.bn_running_mean, d.bn_running_var, cal ? cal.mean : none, cal ? cal.var : none] });
       const mean = (a) => a.reduce((s, v) => s + (v ?? 0), 0) / a.length;
-      bnText.textContent = `BatchNorm running mean over units: ${fmt(mean(d.bn_running_mean), 3)}, running variance: ${fmt(mean(d.bn_running_var), 3)} (exponential average of the sampled batches, momentum 0.001 per step)`;
+      bnText.textContent = `BatchNorm running mean over units: ${fmt(mean(d.bn_running_mean), 3)}, running variance: ${fmt(mean(d.bn_running_var), 3)} (exponential average of the batches sampled every ${d.every} steps, 0.1 per record)${cal ? `; calibrated over the training split: mean ${fmt(mean(cal.mean), 3)}, variance ${fmt(mean(cal.var), 3)}` : "; calibrated over the training split when the run is done"}`;
     }
   }
 

@@ -157,7 +157,8 @@ function mount(panel, studio) {
           el("h3", {}, "Kata"),
           kataFile,
           el("div", {},
-            picker, " ", el("button", { id: "kata-open-picked", onclick: () => picker.value && run("open_workbook", { path: picker.value }) }, "open"), " ",
+            picker, " ", el("button", { id: "kata-refresh", title: "list the start directory's .py files again", onclick: () => run("refresh_workbooks") }, "↻"), " ",
+            el("button", { id: "kata-open-picked", onclick: () => picker.value && run("open_workbook", { path: picker.value }) }, "open"), " ",
             pathInput, " ", el("button", { id: "kata-open-path", onclick: () => run("open_workbook", { path: pathInput.value }) }, "open path")),
           kataSummary,
           kataBroken,
@@ -187,7 +188,7 @@ function mount(panel, studio) {
       answer.textContent = g.backward ? g.backward.join("\n") : "(hidden: try it yourself first)";
       answerButton.hidden = !!g.backward;
       const c = g.check;
-      check.textContent = `check against autograd: ${g.name} | exact: ${c.exact} | approximate: ${c.approximate} | maxdiff: ${c.maxdiff === null ? "nan" : c.maxdiff.toExponential(2)} | shape: ${c.shape_ok ? `(${c.manual_shape.join(", ")}${c.manual_shape.length === 1 ? "," : ""})` : `(${c.manual_shape}) != reference (${c.reference_shape})`}`;
+      check.textContent = `check against autograd (the solution's ${g.name}, not your workbook's) | exact: ${c.exact} | approximate: ${c.approximate} | maxdiff: ${c.maxdiff === null ? "nan" : c.maxdiff.toExponential(2)} | shape: ${c.shape_ok ? `(${c.manual_shape.join(", ")}${c.manual_shape.length === 1 ? "," : ""})` : `(${c.manual_shape}) != reference (${c.reference_shape})`}`;
     }
   }
 
