@@ -29,7 +29,7 @@ from ninjagrad import cli
 from ninjagrad.cli import main
 from ninjagrad.makemore import data as data_module
 from ninjagrad.makemore.checkpoint import load_checkpoint
-from ninjagrad.makemore.train import STAGING
+from ninjagrad.makemore.train import RUN_FILES, STAGING
 
 TINY = ["--steps", "60", "--embd", "3", "--hidden", "8", "--save-every", "20"]
 ITEMS = "ann bob cy dee eve fay gus hal ivy jo kim lu".split()
@@ -349,7 +349,7 @@ def test_force_replaces_the_run_only_when_the_new_one_finishes(run_copy, capsys)
         capsys, "train", "-o", run_copy, *TINY[:-2], "--save-every", "30", "--force", "--seed", 5
     )
     assert code == 0
-    assert sorted(p.name for p in run_copy.iterdir()) == ["loss.png", "metrics.json", "model.npz"]
+    assert sorted(p.name for p in run_copy.iterdir()) == sorted(RUN_FILES)
     assert json.loads((run_copy / "metrics.json").read_text())["config"]["seed"] == 5
     assert load_checkpoint(run_copy / "model.npz").train_state["config"]["seed"] == 5
 
@@ -410,7 +410,7 @@ def test_a_new_run_removes_the_temporaries_of_killed_runs(tmp_path, capsys):
     code, _, _ = run_cli(capsys, "train", "-o", out_dir, *TINY)
     assert code == 0
     assert sorted(p.name for p in out_dir.iterdir()) == sorted(
-        [alive.name, other.name, "loss.png", "metrics.json", "model.npz"]
+        [alive.name, other.name, *RUN_FILES]
     )
 
 

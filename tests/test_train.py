@@ -409,7 +409,7 @@ def test_an_interrupted_force_run_keeps_the_old_run_and_resume_finishes_the_repl
     resumed = train(SMALL, names, tmp_path, resume=True)  # continues the replacement, not the old run
     assert resumed.steps_run == SMALL.steps - stopped.step
     assert_same_params(resumed.params, uninterrupted.params)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["loss.png", "metrics.json", "model.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(train_module.RUN_FILES)
     assert load_checkpoint(tmp_path / "model.npz").model_config.n_hidden == SMALL.n_hidden
     assert json.loads((tmp_path / "metrics.json").read_text())["config"] == resumed.config.__dict__
 

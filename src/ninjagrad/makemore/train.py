@@ -59,6 +59,7 @@ BATCH_SCHEME = {"generator": "numpy PCG64 seeded with (seed, 1, chunk)", "chunk_
 EVAL_CHUNK_ROWS = 2048  # examples per pass when evaluating: keeps the peak memory of a full run < 100 MB
 METRICS_FILE, LOSS_PLOT = "metrics.json", "loss.png"
 STAGING = ".replacement"  # the subdirectory in which a --force run trains until it replaces the old run
+RUN_FILES = (FILENAME, METRICS_FILE, LOSS_PLOT, *PLOT_FILES)  # what a finished run directory holds
 DIAGNOSE_EVERY = REPORT_EVERY  # steps between training diagnostics (a multiple of REPORT_EVERY: segment ends)
 
 
@@ -186,7 +187,7 @@ def train(
                 shutil.rmtree(where, ignore_errors=True)  # an earlier replacement, killed or abandoned
             where.mkdir(parents=True, exist_ok=True)
             if start is None:
-                for stale in (METRICS_FILE, LOSS_PLOT, *PLOT_FILES):  # left beside a model.npz deleted by hand
+                for stale in RUN_FILES[1:]:  # left beside a model.npz deleted by hand
                     (where / stale).unlink(missing_ok=True)
         except OSError as error:
             raise UserError(
@@ -247,7 +248,7 @@ def staging_dir(out_dir: str | Path) -> Path:
 def _replace_run(staging: Path, out: Path) -> None:
     """Move a finished replacement's files over the old run's, the model first, then remove ``staging``."""
     try:
-        for name in (FILENAME, METRICS_FILE, LOSS_PLOT, *PLOT_FILES):
+        for name in RUN_FILES:
             if (staging / name).exists():
                 os.replace(staging / name, out / name)  # each one atomic
             else:  # not made by the new run: the old run's would mislead
