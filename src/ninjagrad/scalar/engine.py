@@ -77,9 +77,9 @@ class Value:
     def backward(self) -> None:
         """Fill in d(self)/d(node) for every node this Value depends on.
 
-        Semantics as in PyTorch: leaf gradients *accumulate* across calls (call ``zero_grad()`` between
-        training steps), while gradients of interior nodes are reset and recomputed on every call. Calling
-        ``backward()`` twice therefore gives leaf gradients exactly twice as large, not an ever-growing mix.
+        Leaf gradients *accumulate* across calls, as in PyTorch (call ``zero_grad()`` between training
+        steps); interior gradients are reset and recomputed on every call. Unlike PyTorch, a Value graph is
+        never freed, so a second ``backward()`` works without ``retain_graph`` and doubles the leaf grads.
         """
         for _node in self.backward_steps():
             pass

@@ -19,7 +19,7 @@ from ninjagrad.scalar.nn import MLP, SGD, l2_penalty, max_margin_loss
 
 @dataclass
 class MoonsConfig:
-    """The demo's settings; the defaults are micrograd's demo (DESIGN.md §2)."""
+    """The demo's settings; the defaults are micrograd's demo (the README's moons section)."""
 
     n_samples: int = 100  # points in total, half per moon
     noise: float = 0.1  # standard deviation of the Gaussian noise added to each coordinate
