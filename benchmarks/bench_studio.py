@@ -26,16 +26,7 @@ import urllib.request
 from pathlib import Path
 
 from ninjagrad.scalar.moons import MoonsConfig, train_moons
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from ninjagrad.studio import headless
 
 
 class Studio:
@@ -137,12 +128,12 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    if not os.path.exists(CHROMIUM):
-        sys.exit(f"needs {CHROMIUM}")
+    if headless.missing():
+        sys.exit(headless.missing())
     studio = Studio()
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = headless.launch(p)
             page = browser.new_page(viewport={"width": 1300, "height": 900})
             cdp = page.context.new_cdp_session(page)
             page.goto(studio.url + "#moons")

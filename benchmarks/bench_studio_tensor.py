@@ -26,15 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--enable-precise-memory-info",
-]
+from ninjagrad.studio import headless
+
 WRONG = "dbnvar = dbnvar_inv * (-0.5 * (bnvar + eps) ** -1.5)"
 PLANTED = WRONG.replace("-0.5", "0.5")
 TRAIN_STEPS = 20_000  # per measurement of steps/s
@@ -99,8 +92,8 @@ def main() -> int:
     except ImportError:
         print("skipped: playwright is not installed")
         return 0
-    if not Path("/usr/bin/chromium").exists():
-        print("skipped: no /usr/bin/chromium")
+    if headless.missing():
+        print(f"skipped: {headless.missing()}")
         return 0
     from ninjagrad.kata.exercises import get_exercise
     from ninjagrad.kata.workbook import render_workbook
@@ -113,7 +106,7 @@ def main() -> int:
     server = StudioServer(options={"kata": [str(workbook)], "root": str(folder)}).start()
     data = load_dataset()
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = headless.launch(p, "--enable-precise-memory-info")
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(server.url + "#tensor")
         page.wait_for_selector("#tensor-graph-svg g.node", timeout=60_000)

@@ -9,24 +9,17 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from ninjagrad.studio import headless
 from ninjagrad.studio.server import StudioServer
 
 OUT = Path(__file__).parent / "img"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def main() -> None:
     server = StudioServer().start()
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            browser = headless.launch(p)
             page = browser.new_page(viewport={"width": 1280, "height": 820})
             page.goto(server.url)
             page.wait_for_selector("#expr-graph svg")

@@ -19,17 +19,10 @@ from playwright.sync_api import sync_playwright
 from ninjagrad.kata.exercises import get_exercise
 from ninjagrad.kata.workbook import render_workbook
 from ninjagrad.makemore.diagnostics import PLOT_FILES
+from ninjagrad.studio import headless
 from ninjagrad.studio.server import StudioServer
 
 OUT = Path(__file__).parent / "img"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WRONG = "dbnvar = dbnvar_inv * (-0.5 * (bnvar + eps) ** -1.5)"
 TRAIN_STEPS = 30_000
 
@@ -51,7 +44,7 @@ def main() -> None:
     server = StudioServer(options={"kata": [str(workbook)], "root": str(folder)}).start()
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            browser = headless.launch(p)
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.goto(server.url + "#tensor")
             page.wait_for_selector("#tensor-graph-svg g.node")

@@ -409,9 +409,7 @@ def test_a_new_run_removes_the_temporaries_of_killed_runs(tmp_path, capsys):
         path.write_bytes(b"half a checkpoint")
     code, _, _ = run_cli(capsys, "train", "-o", out_dir, *TINY)
     assert code == 0
-    assert sorted(p.name for p in out_dir.iterdir()) == sorted(
-        [alive.name, other.name, *RUN_FILES]
-    )
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted([alive.name, other.name, *RUN_FILES])
 
 
 # ---- output that the terminal cannot encode --------------------------------------------------------------

@@ -7,31 +7,19 @@ screen reader would. Skipped, with the reason, where /usr/bin/chromium or playwr
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from ninjagrad.graph import topological_order
+from ninjagrad.studio import headless
 from ninjagrad.studio.expression import EXAMPLES, Program
 from ninjagrad.studio.server import StudioServer
 from ninjagrad.viz.scalar_view import node_names
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-if not CHROMIUM.exists():
-    pytest.skip(f"studio browser tests need {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="studio browser tests need the playwright package (pip install playwright)"
-)
+if headless.missing():
+    pytest.skip(f"studio browser tests: {headless.missing()}", allow_module_level=True)
+from playwright import sync_api  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +32,7 @@ def server():
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = headless.launch(p)
         yield browser
         browser.close()
 

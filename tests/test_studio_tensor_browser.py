@@ -5,36 +5,17 @@ Skipped, with the reason printed, where Playwright or /usr/bin/chromium is missi
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 
+from ninjagrad.studio import headless
 from test_studio_tensor_graph import LECTURE_SHAPES
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WRONG = "dbnvar = dbnvar_inv * (-0.5 * (bnvar + eps) ** -1.5)"
 PLANTED = WRONG.replace("-0.5", "0.5")
 
 
-def _skip_reason():
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed (pip install -e '.[test]')"
-    if not CHROMIUM.exists():
-        return f"no chromium at {CHROMIUM} (apt-get install chromium)"
-    return None
-
-
-REASON = _skip_reason()
+REASON = headless.missing()
 if REASON:
     print(f"skipping the tensor page's browser tests: {REASON}")
 pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
@@ -75,7 +56,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        chromium = headless.launch(p)
         yield chromium
         chromium.close()
 
