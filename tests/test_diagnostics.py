@@ -1,5 +1,7 @@
 """Training diagnostics: the numbers from a real TrainStep, the recorder's cadence, the PNGs of `train`."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -145,3 +147,22 @@ def test_train_writes_the_diagnostic_pngs_beside_loss_png(tmp_path):
     (out / "activations.png").write_bytes(b"old")
     train(config, load_dataset(), out, force=True, num_samples=1)
     assert (out / "activations.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_recorder_goes_on_from_its_saved_state():
+    step, Xb, Yb = _stepped(steps=1)
+    recorder = DiagnosticsRecorder(every=500)
+    for at in (500, 1000):
+        recorder.observe(at, step, Xb, Yb, 0.1)
+    state = json.loads(json.dumps(recorder.state()))  # as the checkpoint keeps it
+    again = DiagnosticsRecorder.from_state(state, every=500)
+    assert again.state() == recorder.state() and again.update_ratio["b1"] == [None, None]
+    np.testing.assert_allclose(again.running_mean, recorder.running_mean)
+    again.observe(1500, step, Xb, Yb, 0.1)
+    assert again.steps == [500, 1000, 1500] and len(again.saturation) == 3
+    with pytest.raises(ValueError, match="every"):
+        DiagnosticsRecorder.from_state(state, every=100)
+    with pytest.raises(ValueError, match="2 records"):
+        DiagnosticsRecorder.from_state({**state, "saturation": [0.1]}, every=500)
+    with pytest.raises(ValueError, match="not a diagnostics state"):
+        DiagnosticsRecorder.from_state({"every": 500}, every=500)

@@ -495,3 +495,31 @@ def test_an_unreadable_file_is_a_user_error(tmp_path, capsys):
     (tmp_path / "latin1.py").write_bytes(b"KATA = '\xe9'\n")
     assert main(["kata", "check", str(tmp_path / "latin1.py")]) == 2
     assert "not UTF-8" in capsys.readouterr().err
+
+
+def test_a_kept_checker_reuses_a_spare_process_and_gives_the_same_verdicts(tmp_path):
+    from ninjagrad.kata.checker import Checker
+
+    right = tmp_path / "right.py"
+    right.write_text(solved("atomic"))
+    wrong = planted(tmp_path, "atomic", "dbnraw = dhpreact * bngain", "dbnraw = dhpreact")
+    (tmp_path / "loop").mkdir()
+    loop = planted(tmp_path / "loop", "atomic", "dbnraw = dhpreact * bngain", "dbnraw = 0\nwhile True: pass")
+    checker = Checker()
+    try:
+        first = checker.check(right)
+        spare = checker._spare
+        assert spare is not None and spare.process.poll() is None  # waiting for the next request
+        second = checker.check(wrong)
+        assert spare.process.poll() is not None  # that spare ran the second check ...
+        assert checker._spare is not spare  # ... and a new one waits
+        timed_out = checker.check(loop, timeout=1.0)
+        again = checker.check(right)  # a time-out leaves the checker usable
+    finally:
+        checker.close()
+    assert spare.process.poll() is not None
+    assert first.status == again.status == "pass"
+    assert second.as_dict() == check(wrong).as_dict()
+    assert second.first_wrong.gradient.name == "bnraw"
+    assert timed_out.broken.kind == "timeout"
+    assert checker._spare is None

@@ -185,6 +185,20 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_ends_exactly_where_an_uninterrupte
     assert resumed.samples == uninterrupted.samples
 
 
+def test_a_resumed_run_keeps_the_diagnostics_of_the_steps_before_it(names, tmp_path, monkeypatch):
+    whole = train(SMALL, names, tmp_path / "whole")
+    InterruptAt.calls_before_interrupt = 640  # after the record at step 500
+    monkeypatch.setattr(train_module, "TrainStep", InterruptAt)
+    stopped = train(SMALL, names, tmp_path / "resumed")
+    monkeypatch.undo()
+    assert load_checkpoint(checkpoint_path(tmp_path / "resumed")).diagnostics["steps"][0] == 500
+    resumed = train(SMALL, names, tmp_path / "resumed", resume=True)
+    assert stopped.interrupted and resumed.steps_run == SMALL.steps - stopped.step
+    expected = load_checkpoint(whole.checkpoint).diagnostics
+    assert expected["steps"] == [500, 1000]
+    assert load_checkpoint(resumed.checkpoint).diagnostics == expected  # the plots show the whole run
+
+
 def test_save_every_may_change_on_resume_because_it_does_not_change_the_result(names, tmp_path):
     train(SMALL, names, tmp_path)
     other = TrainConfig(**{**SMALL.__dict__, "save_every": 100})

@@ -311,6 +311,49 @@ def check_workbook(path: str | Path, *, timeout: float = DEFAULT_TIMEOUT) -> Che
     """Check the workbook at ``path``: a :class:`CheckResult` with a row per gradient, each ``status``
     "right", "wrong", "not_written" or "not_reached". A UserError only if the file is unreadable or the
     time limit is not a number of seconds in (0, MAX_TIMEOUT]."""
+    return _check(path, timeout, _build_references, None)
+
+
+class Checker:
+    """Checks workbooks one after another, as the studio does on every save: each exercise's references are
+    built once, and a spare runner process is started after each check, so that the next check finds one
+    that has already imported NumPy and ninjagrad. Each check still runs the file in a process of its own."""
+
+    def __init__(self) -> None:
+        self._references: dict[str, list[Reference]] = {}
+        self._spare: _Process | None = None
+        self._lock = threading.Lock()  # one check at a time
+
+    def check(self, path: str | Path, *, timeout: float = DEFAULT_TIMEOUT) -> CheckResult:
+        """As :func:`check_workbook`, with the kept references and the spare process."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+            if spare is not None and spare.process.poll() is not None:  # it died while waiting
+                spare = None
+            try:
+                return _check(path, timeout, self._references_of, spare)
+            finally:
+                self._spare = _start_runner()
+
+    def close(self) -> None:
+        """Stop the spare process (it would also end by itself when this process does)."""
+        with self._lock:
+            if self._spare is not None:
+                self._spare.stop()
+                self._spare = None
+
+    def _references_of(self, exercise: Exercise) -> list[Reference]:
+        if exercise.name not in self._references:
+            self._references[exercise.name] = _build_references(exercise)
+        return self._references[exercise.name]
+
+
+def _build_references(exercise: Exercise) -> list[Reference]:
+    return [build_reference(exercise, k) for k in range(exercise.datasets)]
+
+
+def _check(path: str | Path, timeout: float, references_of: Any, runner: _Process | None) -> CheckResult:
+    """One check: ``references_of(exercise)`` gives the references, ``runner`` a started runner (or None)."""
     if not 0 < timeout <= MAX_TIMEOUT:  # also False for NaN
         raise UserError(
             f"the time limit (--timeout) must be more than 0 and at most {MAX_TIMEOUT:g} seconds, "
@@ -328,10 +371,7 @@ def check_workbook(path: str | Path, *, timeout: float = DEFAULT_TIMEOUT) -> Che
     except UserError as error:  # KATA names no exercise
         return CheckResult(shown, None, broken=Broken("not_a_workbook", str(error)))
     outcome, output, references = _run_learner(
-        Path(path).resolve(),
-        exercise,
-        lambda: [build_reference(exercise, k) for k in range(exercise.datasets)],
-        timeout,
+        Path(path).resolve(), exercise, lambda: references_of(exercise), timeout, runner
     )
     if isinstance(outcome, Broken):
         broken = _with_text(outcome, workbook)
@@ -385,14 +425,14 @@ def _judge(
     diagnosis = None
     if not comparison.approximate:
         diagnosis = diagnose(mine, expected, _context(gradient, reference, constants), others)
+    probe = None  # the probe names a mistake; the second data set can only guess at one: it comes first
+    if gradient.name in reference.probes:
+        probe, probe_diagnosis = _judge_probe(gradient, first, arrays, reference, exercise, constants)
+        diagnosis = diagnosis or probe_diagnosis
     second = None
     if len(report.passes) > 1 and exercise.graded_datasets > 1:
         second, second_diagnosis = _judge_second(gradient, report.passes[1], arrays, references[1], exercise)
         diagnosis = diagnosis or second_diagnosis
-    probe = None
-    if gradient.name in reference.probes:
-        probe, probe_diagnosis = _judge_probe(gradient, first, arrays, reference, exercise, constants)
-        diagnosis = diagnosis or probe_diagnosis
     if diagnosis is None:
         diagnosis = _reads_outside(gradient, workbook, exercise)
     status = "right" if diagnosis is None else "wrong"
@@ -633,17 +673,13 @@ def torch_spelling(message: str) -> str:
 
 
 def _run_learner(
-    path: Path, exercise: Exercise, build: Any, timeout: float
+    path: Path, exercise: Exercise, build: Any, timeout: float, runner: _Process | None = None
 ) -> tuple[Broken | tuple[Report, dict[str, np.ndarray]], str, list[Reference]]:
     """The runner's report and arrays for ``path`` (or why it stopped), what the file printed, and the
-    references ``build()`` made. The runner starts first and imports while the references are built."""
-    package_root = str(Path(ninjagrad.__file__).resolve().parent.parent)  # run this same ninjagrad
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
-    )
+    references ``build()`` made. The runner (``runner``, or one started here) imports while they are built."""
     with tempfile.TemporaryDirectory(prefix="ninjagrad-kata-") as tmp:
         folder = Path(tmp)
-        runner = _spawn([sys.executable, "-m", "ninjagrad.kata.runner"], env)
+        runner = runner or _start_runner()
         try:
             references = build()
             request = _write_request(folder, path, exercise, references, timeout)
@@ -752,6 +788,15 @@ class _Process:
 
 
 _spawn = _Process  # how the runner is started (a test may fork instead)
+
+
+def _start_runner() -> _Process:
+    """A runner process of this same ninjagrad, waiting on stdin for its request."""
+    package_root = str(Path(ninjagrad.__file__).resolve().parent.parent)
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+    )
+    return _spawn([sys.executable, "-m", "ninjagrad.kata.runner"], env)
 
 
 def _keep_head(stream: IO[bytes], head: bytearray) -> None:

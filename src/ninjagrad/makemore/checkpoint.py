@@ -46,6 +46,7 @@ class Checkpoint:
     train_state: dict = field(default_factory=dict)  # JSON: training config, data fingerprint, batch scheme
     bnmean: np.ndarray | None = None  # (1, n_hidden), calibrated once training has finished
     bnvar: np.ndarray | None = None  # (1, n_hidden)
+    diagnostics: dict | None = None  # JSON: the training diagnostics so far (DiagnosticsRecorder.state)
 
     @property
     def finished(self) -> bool:
@@ -66,6 +67,7 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
         "vocab": checkpoint.vocab.chars,
         "step": checkpoint.step,
         "train_state": checkpoint.train_state,
+        "diagnostics": checkpoint.diagnostics,
     }
     arrays = {f"param.{name}": checkpoint.params[name] for name in PARAM_NAMES}
     arrays["loss_history"] = np.asarray(checkpoint.loss_history[: checkpoint.step], dtype=np.float32)
@@ -125,6 +127,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         train_state=meta.get("train_state"),
         bnmean=arrays.get("bnmean"),
         bnvar=arrays.get("bnvar"),
+        diagnostics=meta.get("diagnostics"),
     )
     if "train_state" not in meta:
         raise _incompatible(path, "missing or malformed entry 'train_state'")

@@ -179,6 +179,36 @@ class DiagnosticsRecorder:
             self.running_var += weight * (shot.bn_var - self.running_var)
         self.latest = shot
 
+    def state(self) -> dict:
+        """The histories and running statistics as JSON, kept in the checkpoint so that a resumed run's
+        plots show the whole run (not the latest histograms: the resumed run's next record makes new ones)."""
+        data = self.to_json()
+        return {key: data[key] for key in (*HISTORIES, "every", "steps", "bn_running_mean", "bn_running_var")}
+
+    @classmethod
+    def from_state(cls, state: dict, every: int) -> DiagnosticsRecorder:
+        """A recorder that goes on from :meth:`state`; a ValueError if ``state`` is not one (or not of
+        ``every``): the caller then starts afresh."""
+        try:
+            if state["every"] != every:
+                raise ValueError(f"recorded every {state['every']} steps, not {every}")
+            steps = [int(step) for step in state["steps"]]
+            recorder = cls(every=every, steps=steps)
+            for key in HISTORIES:
+                stored, kept = state[key], getattr(recorder, key)
+                if isinstance(kept, dict):  # per layer or per parameter
+                    for name, values in kept.items():
+                        values.extend(_restored(stored[name], len(steps), key == "update_ratio"))
+                else:
+                    kept.extend(_restored(stored, len(steps), False))
+            for key, attribute in (("bn_running_mean", "running_mean"), ("bn_running_var", "running_var")):
+                if state[key] is not None:
+                    values = np.array([np.nan if v is None else v for v in state[key]], dtype=np.float32)
+                    setattr(recorder, attribute, values.reshape(1, -1))
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"not a diagnostics state ({error!r})") from None
+        return recorder
+
     def to_json(self, since: int = 0) -> dict:
         """The histories from record ``since`` on, and the latest histograms, as JSON-ready values."""
         shot = self.latest
@@ -207,6 +237,16 @@ class DiagnosticsRecorder:
             "bn_running_mean": None if self.running_mean is None else _floats(self.running_mean.ravel()),
             "bn_running_var": None if self.running_var is None else _floats(self.running_var.ravel()),
         }
+
+
+HISTORIES = ("saturation", "tanh_mean", "tanh_std", "gradient_std", "update_ratio")  # one value per record
+
+
+def _restored(values: list, count: int, keep_none: bool) -> list:
+    """A stored history of ``count`` values: None (JSON's nan) back to nan, or kept as None (no update)."""
+    if not isinstance(values, list) or len(values) != count:
+        raise ValueError(f"a history of {count} records has {len(values) if isinstance(values, list) else 0}")
+    return [v if keep_none and v is None else float("nan") if v is None else float(v) for v in values]
 
 
 def _finite(value: float | None) -> float | None:

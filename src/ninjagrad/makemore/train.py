@@ -170,13 +170,23 @@ def train(
         params, step = start.params, start.step
         history[:step] = start.loss_history
     train_step = TrainStep(model_config, params, config.batch_size)
+    diagnostics = _diagnostics_from(start)
 
     def save(step: int, bnmean=None, bnvar=None) -> None:
         if path is not None:
+            state = diagnostics.state()
             save_checkpoint(
                 path,
                 Checkpoint(
-                    model_config, data.vocab, train_step.params, step, history, train_state, bnmean, bnvar
+                    model_config,
+                    data.vocab,
+                    train_step.params,
+                    step,
+                    history,
+                    train_state,
+                    bnmean,
+                    bnvar,
+                    state,
                 ),
             )
 
@@ -200,7 +210,6 @@ def train(
         log(f"resuming {path} from step {step:,} of {config.steps:,}")
 
     steps_before = step
-    diagnostics = DiagnosticsRecorder(every=DIAGNOSE_EVERY)  # of the steps this call runs
     started = time.perf_counter()
     # NumPy's overflow warnings would point into fast.py; the loop reports a diverging run itself.
     with (
@@ -238,6 +247,16 @@ def train(
             _replace_run(where, out)
             result.checkpoint = checkpoint_path(out)
     return result
+
+
+def _diagnostics_from(start: Checkpoint | None) -> DiagnosticsRecorder:
+    """The diagnostics recorder, going on from a resumed checkpoint's (a missing or other one: afresh)."""
+    if start is not None and start.diagnostics is not None:
+        try:
+            return DiagnosticsRecorder.from_state(start.diagnostics, DIAGNOSE_EVERY)
+        except ValueError:
+            pass  # the plots then show the resumed steps only; training itself is unaffected
+    return DiagnosticsRecorder(every=DIAGNOSE_EVERY)
 
 
 def staging_dir(out_dir: str | Path) -> Path:

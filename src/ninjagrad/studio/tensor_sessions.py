@@ -39,6 +39,7 @@ class TensorSession(Session):
     timeout = None  # seconds for one check of the workbook; None: tensor_kata.TIMEOUT
 
     def __init__(self, studio: Any = None) -> None:
+        from ninjagrad.kata.checker import Checker
         from ninjagrad.studio.tensor_graph import build_chain, graph_json
         from ninjagrad.studio.tensor_kata import AllowedFiles
 
@@ -59,6 +60,7 @@ class TensorSession(Session):
         self.hints: dict[str, str] = {}
         self.solutions: dict[str, list[str]] = {}
         self._seen: tuple[float, int] | None = None  # (mtime, size) of the file last checked
+        self._checker = Checker()  # keeps the references and a warm runner process between saves
         self._stopping = threading.Event()
         self._wake = threading.Event()
         named = sorted(self.allowed.named)
@@ -148,7 +150,7 @@ class TensorSession(Session):
                 self.publish()
             if seen is not None:
                 try:
-                    verdict = check_workbook(path, timeout=self.timeout or TIMEOUT)
+                    verdict = check_workbook(path, timeout=self.timeout or TIMEOUT, checker=self._checker)
                 except UserError as error:  # an unreadable file: say so, keep watching
                     failure = str(error)
             with self.lock:
@@ -169,6 +171,7 @@ class TensorSession(Session):
         self._stopping.set()
         self._wake.set()
         self._watcher.join(timeout=2)
+        self._checker.close()
 
     # ---- the view ------------------------------------------------------------------------------------
 
