@@ -146,9 +146,10 @@ class LiveRun:
         )
         lr = config.learning_rate(step)
         first, X, Y, losses, train_step = chunk * CHUNK_STEPS, self._X, self._Y, self.losses, self.train_step
-        with np.errstate(all="ignore"):
-            for s in range(step, end):  # the loop of `ninjagrad train`, step for step
-                losses[s] = train_step(X[s - first], Y[s - first], lr)
+        with np.errstate(all="ignore"):  # the segment of `ninjagrad train`'s loop: one call, many steps
+            losses[step:end] = train_step.run(
+                X[step - first : end - first], Y[step - first : end - first], lr
+            )
         self.step = end
         if not np.isfinite(losses[step:end]).all():
             bad = step + int(np.argmin(np.isfinite(losses[step:end])))
