@@ -393,6 +393,20 @@ def test_ctrl_c_during_start_up_is_exit_130_without_a_traceback(tmp_path, delay)
         assert not load_checkpoint(out_dir / "model.npz").finished
 
 
+def test_the_command_starts_without_numpy_so_an_early_ctrl_c_finds_its_handler():
+    # `import ninjagrad` (run by the `ninjagrad` script before main()) loads its names on first use
+    probe = "import sys, ninjagrad.cli; print(sorted({'numpy', 'ninjagrad.tensors'} & set(sys.modules)))"
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert shown.stdout.strip() == "[]", shown.stderr
+    import ninjagrad
+
+    assert set(ninjagrad.__all__) <= set(dir(ninjagrad))
+    assert all(getattr(ninjagrad, name) is not None for name in ninjagrad.__all__)
+    assert ninjagrad.float is ninjagrad.float32 and ninjagrad.long is ninjagrad.int64
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        ninjagrad.nonsense  # noqa: B018
+
+
 def dead_pid() -> int:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()

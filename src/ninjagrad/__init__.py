@@ -15,42 +15,46 @@ The makemore model and its hand-written backward pass live in ``ninjagrad.makemo
 ``ninjagrad.kata``; the ``ninjagrad`` command (``ninjagrad --help``) drives both.
 """
 
-from ninjagrad.check import compare, gradcheck
-from ninjagrad.scalar import Value
-from ninjagrad.tensors import Tensor, is_grad_enabled, no_grad
-from ninjagrad.tensors.api import abs as abs  # noqa: A004 (torch.abs)
-from ninjagrad.tensors.api import (
-    arange,
-    cat,
-    exp,
-    full,
-    histogram,
-    linspace,
-    log,
-    ones,
-    ones_like,
-    relu,
-    sigmoid,
-    softmax,
-    sqrt,
-    stack,
-    tanh,
-    tensor,
-    tril,
-    unbind,
-    where,
-    zeros,
-    zeros_like,
-)
-from ninjagrad.tensors.dtypes import bool_ as bool  # noqa: A004, F401 (torch.bool)
-from ninjagrad.tensors.dtypes import float32, float64, int32, int64
-from ninjagrad.tensors.random import Generator, manual_seed, multinomial, rand, randint, randn
-from ninjagrad.viz import draw_dot
+# Imported on first use (PEP 562), so that `import ninjagrad` is instant: the `ninjagrad` command starts
+# without NumPy, and a Ctrl-C while it starts up gets the command's own exit, not a traceback.
+_FROM = {
+    "ninjagrad.check": ("compare", "gradcheck"),
+    "ninjagrad.scalar": ("Value",),
+    "ninjagrad.tensors": ("Tensor", "is_grad_enabled", "no_grad"),
+    "ninjagrad.tensors.api": (
+        "abs", "arange", "cat", "exp", "full", "histogram", "linspace", "log", "ones", "ones_like", "relu",
+        "sigmoid", "softmax", "sqrt", "stack", "tanh", "tensor", "tril", "unbind", "where", "zeros",
+        "zeros_like",
+    ),
+    "ninjagrad.tensors.dtypes": ("float32", "float64", "int32", "int64"),
+    "ninjagrad.tensors.random": ("Generator", "manual_seed", "multinomial", "rand", "randint", "randn"),
+    "ninjagrad.viz": ("draw_dot",),
+}  # fmt: skip
+# torch's other names for the same things: torch.bool, torch.float (float32), torch.int (int32) ...
+_ALIASES = {
+    "bool": ("ninjagrad.tensors.dtypes", "bool_"),
+    "float": ("ninjagrad.tensors.dtypes", "float32"),
+    "double": ("ninjagrad.tensors.dtypes", "float64"),
+    "long": ("ninjagrad.tensors.dtypes", "int64"),
+    "int": ("ninjagrad.tensors.dtypes", "int32"),
+}
+_WHERE = {name: (module, name) for module, names in _FROM.items() for name in names} | _ALIASES
 
-float = float32  # noqa: A001 (torch.float is float32)
-double = float64
-long = int64
-int = int32  # noqa: A001 (torch.int is int32)
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'ninjagrad' has no attribute {name!r}")
+    import importlib
+
+    module, attribute = _WHERE[name]
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value  # once: the next lookup does not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
+
 
 __version__ = "0.1.0"
 
