@@ -23,14 +23,15 @@ class Mistake:
     gradient: str  # the row that must be the first wrong one (forward name)
     kinds: frozenset[str]  # the diagnosis kinds that name this mistake
     held_out: bool = False
+    says: str = ""  # the learner's wrong part a parsed-line diagnosis must quote (kata_mistakes_fresh.py)
 
     @property
     def label(self) -> str:
         return f"{self.exercise}: {self.new.strip()}"
 
 
-def m(exercise, old, new, gradient, *kinds, held_out=False):
-    return Mistake(exercise, old, new, gradient, frozenset(kinds), held_out)
+def m(exercise, old, new, gradient, *kinds, held_out=False, says=""):
+    return Mistake(exercise, old, new, gradient, frozenset(kinds), held_out, says)
 
 
 SCALAR_DN = "dn = (1 - o**2) * do  # o = tanh(n): tanh'(n) = 1 - tanh(n)**2 = 1 - o**2"
