@@ -49,7 +49,9 @@ FRESH = [
     m("atomic", "db2 = dlogits.sum(0)", "db2 = dlogits.mean(0)", "b2", "factor"),
     m("atomic", "dhpreact = dh * (1 - h**2)", "dhpreact = dh * (1 - np.tanh(hpreact)) ** 2", "hpreact",
       "wrong_factor", says="(1 - np.tanh(hpreact)) ** 2"),
-    m("atomic", "dhpreact = dh * (1 - h**2)", "dhpreact = dh * 1 - h**2", "hpreact", "wrong_term"),
+    # (key widened after the first run: "the subtracted h ** 2 lacks a factor" names this precedence slip)
+    m("atomic", "dhpreact = dh * (1 - h**2)", "dhpreact = dh * 1 - h**2", "hpreact", "wrong_term",
+      "missing_factor"),
     m("atomic", "dbngain = (dhpreact * bnraw).sum(0, keepdims=True)",
       "dbngain = (dhpreact * hpreact).sum(0, keepdims=True)", "bngain", "swap"),
     m("atomic", "dbnraw = dhpreact * bngain", "dbnraw = bngain * dhpreact.sum(0, keepdims=True)", "bnraw",
@@ -75,8 +77,9 @@ FRESH = [
       says="dlogits[:, Yb]"),
     m("cross_entropy", CE_ALL, "dlogits = (probs - 1) / n", "logits", "missing_one_hot"),
     # ---- batchnorm
+    # (key widened after the first run: "the path through bnvar is -(n-1)/n times ..." names both slips)
     m("batchnorm", BN_FUSED, "    n * dhpreact - dhpreact.sum(0) + bnraw * (dhpreact * bnraw).sum(0)", "hprebn",
-      "missing_factor", "wrong_factor", "sign"),
+      "missing_factor", "wrong_factor", "sign", "factor"),
     m("batchnorm", BN_WHOLE,
       "dhprebn = (\n    bngain * bnvar_inv * dhpreact\n    - bngain * bnvar_inv / n * dhpreact.sum(0)\n"
       "    - bngain * bnvar_inv / n * bnraw * (dhpreact * bnraw).sum(0)\n)", "hprebn", "n_minus_1", "factor"),

@@ -7,6 +7,7 @@ separately and held to the same targets. To see every verdict:
 """
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -73,7 +74,16 @@ QUOTING = {"wrong_factor", "wrong_term", "wrong_operand", "extra_factor", "wrong
 
 def names_it(mistake, kind, message=""):
     right_kind = kind in mistake.kinds or any(kind in FINER.get(k, ()) for k in mistake.kinds)
-    return right_kind and not (kind in QUOTING and mistake.says and mistake.says not in (message or ""))
+    return right_kind and not (
+        kind in QUOTING and mistake.says and not quotes_as_wrong(message, mistake.says)
+    )
+
+
+def quotes_as_wrong(message, part):
+    """The message quotes ``part`` and does not call it right ("dn is right", "dn and x are right")."""
+    message = message or ""
+    called_right = re.search(rf"(^|[ ,]){re.escape(part)}( and [^,]*| , [^,]*)? (is|are) right", message)
+    return part in message and called_right is None
 
 
 def counts(results):

@@ -381,25 +381,29 @@ def _judge(
     mine = arrays[info.array]
     expected = reference.gradients[gradient.name]
     comparison = compare(gradient.variable, mine, expected, show=False)
-    others = _other_values(gradient, report, arrays, references, exercise)
+    others = _other_values(gradient, report, arrays, references, exercise, workbook)
     diagnosis = None
     if not comparison.approximate:
-        diagnosis = diagnose(mine, expected, _context(gradient, reference, constants), others)
+        diagnosis = diagnose(mine, expected, _context(gradient, reference, constants, workbook), others)
+    probe = None
+    if gradient.name in reference.probes:  # before the second data set: there too the real values are ~0
+        probe, probe_diagnosis = _judge_probe(
+            gradient, first, arrays, reference, exercise, constants, workbook
+        )
+        diagnosis = diagnosis or probe_diagnosis
     second = None
     if len(report.passes) > 1 and exercise.graded_datasets > 1:
         second, second_diagnosis = _judge_second(gradient, report.passes[1], arrays, references[1], exercise)
         diagnosis = diagnosis or second_diagnosis
-    probe = None
-    if gradient.name in reference.probes:
-        probe, probe_diagnosis = _judge_probe(gradient, first, arrays, reference, exercise, constants)
-        diagnosis = diagnosis or probe_diagnosis
     if diagnosis is None:
         diagnosis = _reads_outside(gradient, workbook, exercise)
     status = "right" if diagnosis is None else "wrong"
     return RowResult(gradient, lines, status, comparison, probe, diagnosis, shapes, second)
 
 
-def _context(gradient: Gradient, reference: Reference, constants: dict[str, float]) -> Context:
+def _context(
+    gradient: Gradient, reference: Reference, constants: dict[str, float], workbook: Workbook | None = None
+) -> Context:
     return Context(
         gradient,
         reference.namespace(),
@@ -408,6 +412,7 @@ def _context(gradient: Gradient, reference: Reference, constants: dict[str, floa
         reference.upstream[gradient.name],
         reference.solution,
         reference.scope(gradient),
+        workbook,
     )
 
 
@@ -417,6 +422,7 @@ def _other_values(
     arrays: dict[str, np.ndarray],
     references: list[Reference],
     exercise: Exercise,
+    workbook: Workbook | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray, Context]]:
     """The learner's value on each further data set, with its context: a named edit must explain them too."""
     others = []
@@ -426,7 +432,7 @@ def _other_values(
             continue
         constants = {"n": reference.forward[exercise.batch_size]} if exercise.batch_size else {}
         expected = reference.gradients[gradient.name]
-        others.append((arrays[info.array], expected, _context(gradient, reference, constants)))
+        others.append((arrays[info.array], expected, _context(gradient, reference, constants, workbook)))
     return others
 
 
@@ -496,6 +502,7 @@ def _judge_probe(
     reference: Reference,
     exercise: Exercise,
     constants: dict[str, float],
+    workbook: Workbook | None = None,
 ) -> tuple[Comparison | None, Diagnosis | None]:
     """The second opinion on a probed gradient: its lines run again on the probe's values."""
     case = reference.probes[gradient.name]
@@ -519,6 +526,8 @@ def _judge_probe(
         constants,
         reference.upstream[gradient.name],
         reference.solution,
+        reference.scope(gradient),
+        workbook,
     )
     found = diagnose(mine, case.expected, context, [])
     return comparison, Diagnosis(
