@@ -534,7 +534,12 @@ class Search:
         variable, own, scope = self.context
         statement = ast.Assign([ast.Name("__part", ast.Store())], copy.deepcopy(right))
         runs = [(a, b, names) for a, b, names in zip(ours, theirs, self.namespaces, strict=True)]
-        found = [e for e in explain(runs, [statement], "__part", own, scope, self.definitions) if not e.whole]
+        written = {n.id for n in ast.walk(mine) if isinstance(n, ast.Name)} | {"np", "math"}
+        found = [
+            edit
+            for edit in explain(runs, [statement], "__part", own, scope, self.definitions)
+            if not edit.whole and _names(edit.changed) <= written  # said in the names the learner wrote
+        ]
         if not found:
             return None
         return Found(found[0].kind, f"it is one change away from the right one: {found[0].words}")
@@ -738,6 +743,12 @@ def _equal(a: Any, b: Any) -> bool:
             return False
         a, b = np.broadcast_to(a, shape), np.broadcast_to(b, shape)
     return same(a, b)
+
+
+def _names(code: str) -> set[str]:
+    return (
+        {n.id for n in ast.walk(ast.parse(code, mode="eval")) if isinstance(n, ast.Name)} if code else set()
+    )
 
 
 def _listed(items: list[str]) -> str:
