@@ -80,10 +80,12 @@ def names_it(mistake, kind, message=""):
 
 
 def quotes_as_wrong(message, part):
-    """The message quotes ``part`` and does not call it right ("dn is right", "dn and x are right")."""
+    """The message quotes ``part`` and does not list it among the right ones ("the factors a and b are
+    right")."""
     message = message or ""
-    called_right = re.search(rf"(^|[ ,]){re.escape(part)}( and [^,]*| , [^,]*)? (is|are) right", message)
-    return part in message and called_right is None
+    right = re.findall(r"the (?:factors?|terms?|divisors?|subtracted terms?) (.*?) (?:is|are) right", message)
+    listed = {item for group in right for item in re.split(r", | and (?:the \w+ )?", group)}
+    return part in message and part not in listed
 
 
 def counts(results):

@@ -475,17 +475,17 @@ class Search:
         noun = "factor" if factor else "term"
         twins = [p for p in ours if id(p) in matched and any(self.equal(p.values, q.values) for q in mine)]
         if twins:  # a right part and a wrong one of the same value: which is which cannot be told
-            alike = _listed([self.show(p, factor) for p in twins + mine])
+            alike = _described(twins + mine, factor)
             what = "should not be there" if not rest else "is not right"
             return Found(f"extra_{noun}" if not rest else f"wrong_{noun}", f"{alike} have the same value "
                          f"here, and one of them {what}")  # fmt: skip
-        right = _listed([self.show(ours[i], factor) for i, _ in pairs])
+        right = _described([ours[i] for i, _ in pairs], factor)
         are = "are" if len(pairs) > 1 else "is"
         if not mine:
             if len(ours) == len(pairs) == 1:
                 return Found(f"missing_{noun}", f"it lacks a {noun}")
             return Found(f"missing_{noun}", f"{right} {are} right, but a {noun} is missing")
-        wrong = _listed([self.show(p, factor) for p in mine])
+        wrong = _described(mine, factor)
         if not rest:
             return Found(f"extra_{noun}", f"{right} {are} right, and {wrong} should not be there")
         words = f"{right} {are} right, and {wrong} {'is' if len(mine) == 1 else 'are'} not"
@@ -630,7 +630,8 @@ class Search:
             how.append(f"its {name} runs over another axis than the right one")
         if bool(keep) != bool(keep_right):
             how.append(
-                f"its {name} {'keeps' if keep else 'drops'} the dimension it reduces (the right one does not)"
+                f"its {name} {'keeps' if keep else 'drops'} the dimension it reduces, and the right one "
+                f"{'drops' if keep else 'keeps'} it"
             )
         inner = None
         if not self.equal(self.values(receiver), self.values(receiver_right)):
@@ -658,11 +659,19 @@ class Search:
         except (TypeError, ValueError):
             return False
 
-    def show(self, part: Part, factor: bool) -> str:
-        code = ast.unparse(part.node)
-        if not part.inverse:
-            return code
-        return f"the divisor {code}" if factor else f"the subtracted {code}"
+
+def _described(parts: list[Part], factor: bool) -> str:
+    """``the factors a and b and the divisor c``, as the learner wrote them."""
+    plain = [ast.unparse(p.node) for p in parts if not p.inverse]
+    inverse = [ast.unparse(p.node) for p in parts if p.inverse]
+    pieces = []
+    for codes, label in (
+        (plain, "factor" if factor else "term"),
+        (inverse, "divisor" if factor else "subtracted term"),
+    ):
+        if codes:
+            pieces.append(f"the {label}{'s' if len(codes) > 1 else ''} {_listed(codes)}")
+    return " and ".join(pieces)
 
 
 def _reduction(node: ast.Call):
