@@ -2,12 +2,10 @@
 
 import ast
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-import ninjagrad
 from ninjagrad.cli import main
 from ninjagrad.kata import exercise_data
 from ninjagrad.kata.checker import build_reference
@@ -255,20 +253,3 @@ def test_list_shows_every_exercise(capsys):
     for name, exercise in EXERCISES.items():
         assert re.search(rf"^{name}\s+{len(exercise.gradients)}\s", out, re.MULTILINE)
 
-
-def test_each_backward_statement_of_an_exercise_is_written_in_one_file_of_src():
-    """One copy of each hand-written backward line: the embedding exercise borrows atomic's (backward_from),
-    makemore runs the exercises' lines. The Tensor engine's own cross-entropy rule (tensors/functional.py)
-    begins like the fused exercise's line, and is the engine's, for any reduction: it is left out."""
-    src = Path(ninjagrad.__file__).parent
-    written: dict[str, set[str]] = {}
-    for path in src.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, (ast.Assign, ast.AugAssign, ast.Expr)):
-                written.setdefault(ast.unparse(node), set()).add(str(path.relative_to(src)))
-    engine = {"tensors/functional.py"}
-    for exercise in EXERCISES.values():
-        home = f"kata/exercises/{exercise.backward_from or exercise.name}.py"
-        for node in exercise.sections.backward:
-            assert written[ast.unparse(node)] - engine == {home}, ast.unparse(node)
-    assert "np.add.at" not in get_exercise("embedding").source  # borrowed, not written again
