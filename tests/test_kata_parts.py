@@ -178,3 +178,13 @@ def test_the_right_idea_in_another_form_with_a_slip_no_part_shows_gets_the_hones
         "cross_entropy", "dlogits = probs.copy()", "dlogits = np.exp(logits) / np.exp(logits).sum()"
     )
     assert first.gradient.name == "logits" and first.diagnosis.kind == "wrong_values"
+
+
+def test_a_matrix_products_wrong_operand_is_named_with_the_right_one():
+    def names(k):
+        g = np.random.default_rng(10 + k)
+        return {"a": g.standard_normal((5, 4)), "b": g.standard_normal((4, 3))}
+
+    kind, message = diagnosis("d = a @ np.tanh(b)", "d = a @ b", [names(0), names(1)], {"a", "b"})
+    assert kind == "wrong_operand"
+    assert "the left operand a is right, and the right operand np.tanh(b) is not" in message

@@ -560,10 +560,9 @@ class Search:
             method = isinstance(mine.func, ast.Attribute) and not _is_module(mine.func.value, "np")
             ours = ([mine.func.value] if method else []) + list(mine.args)
             theirs = ([right.func.value] if method else []) + list(right.args)
-            name = mine.func.attr if isinstance(mine.func, ast.Attribute) else ast.unparse(mine.func)
             static_ours = {k.arg: self.values(k.value) for k in mine.keywords}
             static_theirs = {k.arg: self.values(k.value) for k in right.keywords}
-            return self._operands(ours, theirs, name, static_ours, static_theirs, depth)
+            return self._operands(ours, theirs, ast.unparse(mine), static_ours, static_theirs, depth)
         if isinstance(mine, ast.BinOp) and isinstance(right, ast.BinOp) and type(mine.op) is type(right.op):
             if isinstance(mine.op, ast.Pow) and self.equal(self.values(mine.left), self.values(right.left)):
                 if not self.equal(self.values(mine.right), self.values(right.right)):
@@ -572,48 +571,34 @@ class Search:
                 return self._operands([mine.left, mine.right], [right.left, right.right], "@", {}, {}, depth)
         return None
 
-    def _operands(self, ours, theirs, name, keywords_ours, keywords_theirs, depth) -> Found | None:
-        if len(ours) != len(theirs):
+    def _operands(self, ours, theirs, shown, keywords_ours, keywords_theirs, depth) -> Found | None:
+        """Two calls (or matrix products) alike but in one operand: that operand, searched inside."""
+        if len(ours) != len(theirs) or any(self.values(a) is None for a in ours + theirs):
             return None
+        for keyword in set(keywords_ours) | set(keywords_theirs):
+            if not _same_static(
+                keywords_ours.get(keyword), keywords_theirs.get(keyword), keyword == "keepdims"
+            ):
+                return None
         differ = [
             i
             for i, (a, b) in enumerate(zip(ours, theirs, strict=True))
             if not self.equal(self.values(a), self.values(b))
         ]
-        keywords = sorted(set(keywords_ours) | set(keywords_theirs))
-        if any(self.values(a) is None for a in ours):
-            return None
-        changed = [
-            k
-            for k in keywords
-            if not _same_static(keywords_ours.get(k), keywords_theirs.get(k), k == "keepdims")
-        ]
-        reduction = name in ("sum", "mean", "max", "min")
-        receiver_wrong = 0 in differ
-        args_wrong = [i for i in differ if i > 0] if reduction else []
-        if reduction and (args_wrong or changed) and not receiver_wrong:
-            how = []
-            if args_wrong or "axis" in changed:
-                how.append(f"its {name} runs over another axis than the right one")
-            if "keepdims" in changed:
-                how.append(f"its {name} keeps or drops the reduced dimension where the right one does not")
-            kind = "axis" if args_wrong or "axis" in changed else "keepdim"
-            return Found(kind, "; ".join(how))
-        if len(ours) == len(theirs) == 1 and not args_wrong and not changed and reduction:
-            return None
-        if changed or len(differ) != 1:
+        if len(differ) != 1:
             return None
         i = differ[0]
-        where = (
-            ["the left operand", "the right operand"][i] if name == "@" else f"in {name}(...), {_ordinal(i)}"
-        )
-        if name == "@":
-            other = ast.unparse(ours[1 - i])
-            words = f"{where} {ast.unparse(ours[i])} is not the right one ({other} is)"
+        wrong = ast.unparse(ours[i])
+        if shown == "@":
+            sides = ("left", "right")
+            words = (
+                f"the {sides[1 - i]} operand {ast.unparse(ours[1 - i])} is right, and the {sides[i]} operand "
+                f"{wrong} is not"
+            )
         else:
-            words = f"{where} {ast.unparse(ours[i])} is not the right one"
+            words = f"in {shown}, {wrong} is not the right one"
         inner = self.locate(ours[i], theirs[i], depth + 1) or self._edited(ours[i], theirs[i])
-        if inner is not None and inner.kind not in ("swap",):
+        if inner is not None:
             return Found(inner.kind, f"{words}: {inner.words}")
         return Found("wrong_operand", words)
 
@@ -706,10 +691,6 @@ def _number(node: ast.AST) -> float | None:
         and not isinstance(node.value, bool)
     )
     return node.value if ok else None
-
-
-def _ordinal(i: int) -> str:
-    return "what it is applied to" if i == 0 else f"argument {i}"
 
 
 def _same_static(a, b, keepdims: bool) -> bool:
