@@ -13,7 +13,7 @@ import pytest
 
 from ninjagrad.kata import checker
 from ninjagrad.kata.exercises import get_exercise
-from ninjagrad.kata.parts import MAX_ELEMENTS, Refused, evaluate, execute, fold, parsed_diagnosis
+from ninjagrad.kata.parts import MAX_ELEMENTS, MAX_NODES, Refused, evaluate, execute, fold, parsed_diagnosis
 from ninjagrad.kata.workbook import render_workbook
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -50,6 +50,7 @@ def test_the_interpreter_computes_arithmetic_and_numpy_as_numpy_does():
         "np.broadcast_to(x, (1 << 12, 1 << 12))",  # too large to make
         "np.eye(1 << 12)",
         "x.sum(axis=0, out=y)",  # a keyword that is not in the table
+        "np.array((x,) * (10**7))",  # a tuple takes no part in arithmetic
     ],
 )
 def test_the_interpreter_refuses_anything_else(code):
@@ -58,11 +59,32 @@ def test_the_interpreter_refuses_anything_else(code):
     assert not Path("/tmp/ninjagrad-parts-test").exists()
 
 
+@pytest.mark.parametrize(
+    "code",
+    [
+        "np.arange(n * 1000)[:, None] * np.arange(n * 1000)[None, :]",
+        "x[np.arange(n * 1000)[:, None] * 0, np.arange(n * 1000)[None, :] * 0]",  # an index picking too many
+        "np.where(np.broadcast_to(x, (4096, 4, 3)).reshape(-1, 1), np.broadcast_to(y, (4096, 4, 3))"
+        ".reshape(1, -1), 0)",
+        "np.broadcast_to(n, (2048, 2048)) @ np.broadcast_to(n, (2048, 2048))",  # too long
+    ],
+)
+def test_work_over_the_bounds_is_refused_before_it_is_done(code):
+    with pytest.raises(Refused, match="too large|too long"):
+        value(code)
+
+
 def test_a_result_over_the_size_bound_is_refused_before_it_is_made():
     side = 1 << 12  # a (side, 1) times a (1, side): side**2 > MAX_ELEMENTS entries
     assert side * side > MAX_ELEMENTS
     with pytest.raises(Refused):
         value("a * b", {"a": np.ones((side, 1)), "b": np.ones((1, side))})
+
+
+def test_a_line_too_long_or_too_deep_to_take_apart_names_nothing():
+    runs = [(np.zeros((5, 4)), np.ones((5, 4)), data(0))]
+    long = ast.parse("d = a" + " + a" * MAX_NODES).body
+    assert parsed_diagnosis(long, ast.parse("d = a * b").body, [], runs, "d", "d", {"a", "b"}, {}) is None
 
 
 def test_statements_change_only_their_own_copies():

@@ -514,16 +514,19 @@ def _parsed(runs) -> Diagnosis | None:
     alternatives = []
     if g.paths:
         alternatives.append(ast.parse(" + ".join(f"({e})" for _, e in g.paths), mode="eval").body)
-    found = parsed_diagnosis(
-        [s.node for s in ctx.learner.statements_of(g.name)],
-        [s.node for s in ctx.solution.statements_of(g.name)],
-        alternatives,
-        [(m, r, c.namespace) for m, r, c in runs],
-        g.variable,
-        g.target,
-        set(ctx.scope),
-        _definitions(ctx.solution),
-    )
+    try:
+        found = parsed_diagnosis(
+            [s.node for s in ctx.learner.statements_of(g.name)],
+            [s.node for s in ctx.solution.statements_of(g.name)],
+            alternatives,
+            [(m, r, c.namespace) for m, r, c in runs],
+            g.variable,
+            g.target,
+            set(ctx.scope),
+            _definitions(ctx.solution),
+        )
+    except RecursionError:  # a line nested too deep to take apart
+        return None
     if found is None:
         return None
     kind, message = found

@@ -29,6 +29,8 @@ import numpy as np
 from ninjagrad.kata.edits import explain, same
 
 MAX_ELEMENTS = 1 << 22  # no array the interpreter makes may be larger (the exercises' are ~2,000)
+MAX_PRODUCT = 1 << 26  # multiply-adds a matrix product may take (the exercises' take ~100,000)
+MAX_NODES = 2_000  # a gradient's lines with more syntax nodes are not read
 MAX_DEPTH = 8  # how deep the search descends into a part
 
 
@@ -44,7 +46,7 @@ _BINARY: dict[type, Callable[[Any, Any], Any]] = {
     ast.Mult: operator.mul,
     ast.Div: operator.truediv,
     ast.Pow: operator.pow,
-    ast.MatMult: operator.matmul,
+    ast.MatMult: lambda a, b: _matmul(a, b),
 }
 _ELEMENTWISE = ("exp", "log", "tanh", "sqrt", "abs", "square", "sign", "log1p", "expm1", "negative")
 
@@ -62,6 +64,35 @@ def _shape_arg(shape: Any) -> tuple[int, ...]:
     return shape
 
 
+def _numeric(value: Any) -> Any:
+    """An array or a number (a tuple, a slice or None cannot take part in arithmetic)."""
+    if not isinstance(value, (np.ndarray, np.number)):
+        raise Refused("not a number")
+    return value
+
+
+def _broadcast(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` of arrays, refused before it runs if their broadcast shape is too large."""
+
+    def checked(*args, **options):
+        _shape_arg(np.broadcast_shapes(*(np.shape(_numeric(a)) for a in args)))
+        return function(*args, **options)
+
+    return checked
+
+
+def _matmul(a: Any, b: Any) -> Any:
+    """``a @ b``, refused before it runs if it is too large or would take too long."""
+    a, b = _numeric(a), _numeric(b)
+    if np.ndim(a) < 2 or np.ndim(b) < 2:
+        return np.matmul(a, b)
+    batch = np.broadcast_shapes(np.shape(a)[:-2], np.shape(b)[:-2])
+    result = _shape_arg((*batch, np.shape(a)[-2], np.shape(b)[-1]))
+    if math.prod(result) * np.shape(a)[-1] > MAX_PRODUCT:
+        raise Refused("too long")
+    return np.matmul(a, b)
+
+
 def _count(k: Any, power: int = 1) -> int:
     """``k`` as a size, for a result of ``k**power`` elements."""
     if int(k) < 0 or int(k) ** power > MAX_ELEMENTS:
@@ -70,13 +101,13 @@ def _count(k: Any, power: int = 1) -> int:
 
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
-    **{name: getattr(np, name) for name in _ELEMENTWISE},
-    "ones_like": np.ones_like,
-    "zeros_like": np.zeros_like,
-    "broadcast_to": lambda x, shape: np.broadcast_to(x, _shape_arg(shape)),
-    "where": np.where,
-    "maximum": np.maximum,
-    "minimum": np.minimum,
+    **{name: _broadcast(getattr(np, name)) for name in _ELEMENTWISE},
+    "ones_like": _broadcast(np.ones_like),
+    "zeros_like": _broadcast(np.zeros_like),
+    "broadcast_to": lambda x, shape: np.broadcast_to(_numeric(x), _shape_arg(shape)),
+    "where": _broadcast(np.where),
+    "maximum": _broadcast(np.maximum),
+    "minimum": _broadcast(np.minimum),
     "swapaxes": np.swapaxes,
     "transpose": np.transpose,
     "expand_dims": np.expand_dims,
@@ -84,14 +115,14 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "sum": np.sum,
     "mean": np.mean,
     "max": np.max,
-    "matmul": np.matmul,
-    "array": np.array,
-    "asarray": np.array,
+    "matmul": _matmul,
+    "array": lambda x: np.array(_numeric(x)),
+    "asarray": lambda x: np.array(_numeric(x)),
     "eye": lambda k, **options: np.eye(_count(k, 2), **options),
     "arange": lambda k: np.arange(_count(k)),
 }
-_MATH = {"tanh": np.tanh, "exp": np.exp, "log": np.log, "sqrt": np.sqrt}
-_BUILTINS = {"range": _FUNCTIONS["arange"], "abs": np.abs, "float": np.float64, "len": len}
+_MATH = {name: _FUNCTIONS[name] for name in ("tanh", "exp", "log", "sqrt")}
+_BUILTINS = {"range": _FUNCTIONS["arange"], "abs": _FUNCTIONS["abs"], "float": np.float64, "len": len}
 _METHODS = {
     "sum",
     "mean",
@@ -132,13 +163,13 @@ def evaluate(node: ast.AST, names: Mapping[str, Any]) -> Any:
             raise Refused(node.id)
         return value
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        left, right = evaluate(node.left, names), evaluate(node.right, names)
+        left, right = _numeric(evaluate(node.left, names)), _numeric(evaluate(node.right, names))
         if not isinstance(node.op, ast.MatMult):
             _shape_arg(np.broadcast_shapes(np.shape(left), np.shape(right)))
         with np.errstate(all="ignore"):
             return _sized(_BINARY[type(node.op)](left, right))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        value = evaluate(node.operand, names)
+        value = _numeric(evaluate(node.operand, names))
         return -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.Tuple):
         return tuple(evaluate(item, names) for item in node.elts)
@@ -163,11 +194,13 @@ def evaluate(node: ast.AST, names: Mapping[str, Any]) -> Any:
 
 
 def _index(index: Any) -> Any:
+    """An index of slices, integers and integer arrays, whose arrays pick at most MAX_ELEMENTS entries."""
     items = index if isinstance(index, tuple) else (index,)
     for item in items:
         ok = item is None or item is Ellipsis or isinstance(item, (slice, np.integer, np.ndarray))
         if not ok or (isinstance(item, np.ndarray) and item.dtype.kind not in "biu"):
             raise Refused("index")
+    _shape_arg(np.broadcast_shapes(*(np.shape(item) for item in items if isinstance(item, np.ndarray))))
     return index
 
 
@@ -196,8 +229,6 @@ def _call(node: ast.Call, names: Mapping[str, Any]) -> Any:
         if not isinstance(receiver, (np.ndarray, np.number)):
             raise Refused(func.attr)
         function = getattr(receiver, func.attr)
-        if func.attr == "reshape":
-            _shape_arg(np.size(receiver))
     else:
         raise Refused("call")
     with np.errstate(all="ignore"):
@@ -368,7 +399,7 @@ class Search:
         if id(node) not in self._values:
             try:
                 found = [np.asarray(evaluate(node, names)) for names in self.namespaces]
-            except (Refused, ValueError, TypeError, IndexError, ArithmeticError):
+            except Exception:  # Refused, or NumPy's error: a part that does not evaluate tells nothing
                 found = None
             self._values[id(node)] = (node, found)
         return self._values[id(node)][1]
@@ -762,6 +793,8 @@ def parsed_diagnosis(
 
     ``runs`` are ``(mine, right, namespace)`` per data set; ``alternatives`` other reference expressions of
     the same gradient (its paths, summed); ``scope`` the names a line may use."""
+    if sum(1 for statement in mine_statements for _ in ast.walk(statement)) > MAX_NODES:
+        return None
     namespaces = [{k: v for k, v in names.items() if k in scope} for _, _, names in runs]
     search = Search(namespaces, definitions, (variable, own, scope))
     ours = fold(mine_statements, variable)
@@ -794,7 +827,7 @@ def _aligned(mine, right, runs, namespaces, definitions, context) -> tuple[str, 
     variable = context[0]
     try:  # the learner's lines, as the interpreter runs them, must give the learner's value
         got = [execute(mine, names).get(variable) for names in namespaces]
-    except (Refused, ValueError, TypeError, IndexError, ArithmeticError):
+    except Exception:  # Refused, or NumPy's error
         return None
     if not all(
         g is not None and _equal(g, m) and np.shape(g) == np.shape(m)
@@ -818,7 +851,7 @@ def _aligned(mine, right, runs, namespaces, definitions, context) -> tuple[str, 
         try:
             for names, state in zip(namespaces, states, strict=True):
                 step(theirs, names, state)
-        except (Refused, ValueError, TypeError, IndexError, ArithmeticError):
+        except Exception:  # Refused, or NumPy's error
             return None
     if len(differing) != 1:
         return None
