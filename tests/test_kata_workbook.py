@@ -252,4 +252,3 @@ def test_list_shows_every_exercise(capsys):
     out = capsys.readouterr().out
     for name, exercise in EXERCISES.items():
         assert re.search(rf"^{name}\s+{len(exercise.gradients)}\s", out, re.MULTILINE)
-

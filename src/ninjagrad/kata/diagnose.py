@@ -449,8 +449,15 @@ def diagnose(mine: np.ndarray, ref: np.ndarray, ctx: Context, others=()) -> Diag
     for detector in detectors:
         found = detector(mine, ref, ctx)
         if found is not None and _holds(detector, found, runs[1:]):
-            return parsed if parsed is not None and found.kind in ("wrong_values", "wrong_shape") else found
+            return parsed if parsed is not None and _says_less(detector, mine, ref, ctx) else found
     return parsed or wrong_values(mine, ref, ctx)
+
+
+def _says_less(detector: Detector, mine: np.ndarray, ref: np.ndarray, ctx: Context) -> bool:
+    """A catch-all, or a constant factor without a name: the parsed line says more (which part)."""
+    if detector in (wrong_values, wrong_shape):
+        return True
+    return detector is constant_factor and _named_factor(_factor(mine, ref), ctx.constants) is None
 
 
 def _richer(found: Diagnosis, runs) -> Diagnosis | None:
