@@ -1,8 +1,9 @@
-"""Why a gradient is wrong: the edit search (``kata.edits``) first, then a catalogue of detectors.
+"""Why a gradient is wrong: the edit search (``kata.edits``), a catalogue of detectors, the parsed line.
 
 :func:`diagnose` names the one-step edit of the reference lines that reproduces the learner's value on every
 data set; the catalogue's detectors (a shape kept or dropped, the scatter-add, tied maxima, a path of a sum)
-say more where they apply, and each must hold on every data set too. The README's kata section explains.
+say more where they apply, and each must hold on every data set too. When neither names it, the learner's
+own line is taken apart (``kata.parts``) to name its wrong factor or term. The README's kata section explains.
 """
 
 from __future__ import annotations

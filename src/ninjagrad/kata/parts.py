@@ -11,7 +11,9 @@ is a small interpreter that applies only the operations in its own tables (arith
 and methods, ``.T``, ``.shape``) to the names the line may use, and refuses anything else (a function of
 the learner's, another attribute, an array over MAX_ELEMENTS). That is simpler and safer than having the
 runner evaluate the parts: it would have to do so for every line on every check, since it cannot know
-which line is wrong, and evaluating a part a second time there would repeat its side effects.
+which line is wrong, and evaluating a part a second time there would repeat its side effects. The names
+hold the reference's values, the numbers the runner gave the line, and the interpreter's result must equal
+the value the runner recorded, or nothing is named.
 """
 
 from __future__ import annotations
