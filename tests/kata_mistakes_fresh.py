@@ -89,9 +89,10 @@ FRESH = [
     # ---- layernorm
     m("layernorm", "dvar_inv = (dxhat * xdiff).sum(1, keepdims=True)",
       "dvar_inv = (dxhat * xdiff).sum(0, keepdims=True)", "var_inv", "axis"),
+    # (key widened after a later run: "in the divisor D - 1, the subtracted term 1 should not be there")
     m("layernorm", "dxdiff2 = np.broadcast_to(dvar * (1 / D), xdiff2.shape).copy()",
       "dxdiff2 = np.broadcast_to(dvar * (1 / (D - 1)), xdiff2.shape).copy()", "xdiff2", "factor",
-      "wrong_factor", "n_minus_1"),
+      "wrong_factor", "n_minus_1", "extra_term"),
     m("layernorm", "dx = dxdiff.copy()\ndx += np.broadcast_to(dmu * (1 / D), x.shape)", "dx = dxdiff + dmu", "x",
       "missing_factor", "factor"),
     m("layernorm", LN_FUSED_SUMS,

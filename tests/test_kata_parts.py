@@ -210,3 +210,11 @@ def test_a_matrix_products_wrong_operand_is_named_with_the_right_one():
     kind, message = diagnosis("d = a @ np.tanh(b)", "d = a @ b", [names(0), names(1)], {"a", "b"})
     assert kind == "wrong_operand"
     assert "the left operand a is right, and the right operand np.tanh(b) is not" in message
+
+
+def test_a_constant_inside_a_sum_is_a_factor_of_it_and_a_minus_is_said_as_written():
+    kind, message = diagnosis(
+        "d = -(a * b).sum(0) * 3", "d = (-(a * b)).sum(0)", [data(0), data(1)], {"a", "b"}
+    )
+    assert kind == "extra_factor"
+    assert "the minus sign and the factor (a * b).sum(0) are right, and the factor 3 should not be" in message

@@ -533,8 +533,13 @@ def _judge_probe(
     return comparison, Diagnosis(
         found.kind,
         f"{gradient.variable} passes on the real batch, but {gradient.hidden}. Run again with "
-        f"{exercise.probe.description} (the probe row), it is wrong: {found.message}",
+        f"{exercise.probe.description} (the probe row), it is wrong: {_mid_sentence(found.message)}",
     )
+
+
+def _mid_sentence(message: str) -> str:
+    """A diagnosis quoted after a colon: "in your dX = ..." rather than "In your dX = ..."."""
+    return "i" + message[1:] if message.startswith("In your ") else message
 
 
 def _check_forward(

@@ -369,7 +369,7 @@ def _inlined(node: ast.expr, bound: Mapping[str, ast.expr]) -> ast.expr:
 # ---- the search -------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class Part:
     """A factor of a product (``inverse``: a divisor) or a term of a sum (``inverse``: subtracted)."""
 
@@ -416,7 +416,27 @@ class Search:
             right_inverse = inverse != isinstance(node.op, ast.Div)
             return self.factors(node.left, inverse) + self.factors(node.right, right_inverse)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and _number(node) is None:
-            return [self._part(ast.Constant(-1.0), inverse), *self.factors(node.operand, inverse)]
+            return [self._part(_minus(), inverse), *self.factors(node.operand, inverse)]
+        reduction = _reduction(node) if isinstance(node, ast.Call) else None
+        if reduction is not None and node.func.attr in ("sum", "mean"):  # (-x).sum() is -(x.sum()): linear
+            inner = self.factors(reduction[0])
+            numbers = [f for f in inner if _number(f.node) is not None]
+            if numbers and len(numbers) < len(inner):
+                rest = [f for f in inner if _number(f.node) is None]
+                product = (
+                    rest[0].node
+                    if not rest[0].inverse
+                    else ast.BinOp(ast.Constant(1.0), ast.Div(), rest[0].node)
+                )
+                for factor in rest[1:]:
+                    product = ast.BinOp(product, ast.Div() if factor.inverse else ast.Mult(), factor.node)
+                call = copy.copy(node)
+                if _is_module(node.func.value, "np"):
+                    call.args = [product, *node.args[1:]]
+                else:
+                    call.func = ast.Attribute(product, node.func.attr, ast.Load())
+                pulled = [self._part(f.node, f.inverse != inverse) for f in numbers]
+                return [*pulled, self._part(call, inverse)]
         return [self._part(node, inverse)]
 
     def terms(self, node: ast.expr, inverse: bool = False) -> list[Part]:
@@ -678,11 +698,20 @@ class Search:
             return False
 
 
+def _minus() -> ast.Constant:
+    """The factor -1 of ``-x``, marked so that it is shown as the minus sign it was written as."""
+    node = ast.Constant(-1.0)
+    node.minus = True
+    return node
+
+
 def _described(parts: list[Part], factor: bool) -> str:
     """``the factors a and b and the divisor c``, as the learner wrote them."""
+    signs = [p for p in parts if getattr(p.node, "minus", False)]
+    parts = [p for p in parts if not getattr(p.node, "minus", False)]
     plain = [ast.unparse(p.node) for p in parts if not p.inverse]
     inverse = [ast.unparse(p.node) for p in parts if p.inverse]
-    pieces = []
+    pieces = ["the minus sign"] if signs else []
     for codes, label in (
         (plain, "factor" if factor else "term"),
         (inverse, "divisor" if factor else "subtracted term"),
