@@ -317,20 +317,28 @@ def _fmt(k: float) -> str:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def run_edit(edit: Edit, namespace: Mapping[str, Any], variable: str) -> np.ndarray | None:
-    """The value ``variable`` gets from the edited statements, in a copy of ``namespace`` (None if they
-    raise)."""
-    scope = {
-        key: value.copy() if isinstance(value, np.ndarray) else value for key, value in namespace.items()
-    }
+def run_edit(edit: Edit, namespace: Mapping[str, Any], variable: str, code: Any = None) -> np.ndarray | None:
+    """The value ``variable`` gets from the edited statements (``code``, if compiled already), in a copy of
+    ``namespace`` whose arrays they name are copies too (None if they raise)."""
+    scope = dict(namespace)
+    for node in edit.statements:
+        for name in ast.walk(node):
+            if isinstance(name, ast.Name) and isinstance(scope.get(name.id), np.ndarray):
+                scope[name.id] = scope[name.id].copy()
     scope.pop(variable, None)
     try:
         with np.errstate(all="ignore"):
-            module = ast.fix_missing_locations(ast.Module(copy.deepcopy(list(edit.statements)), []))
-            exec(compile(module, "<edit>", "exec"), scope)
+            exec(code if code is not None else compiled(edit), scope)
         return np.asarray(scope[variable])
     except Exception:  # an edit that does not run is just not the explanation
         return None
+
+
+def compiled(edit: Edit) -> Any:
+    """The edited statements' code (ninjagrad's own reference lines, mutated; never a learner's). Only the
+    new nodes lack a location, so fixing locations changes no node of the reference's."""
+    module = ast.Module(list(edit.statements), [])
+    return compile(ast.fix_missing_locations(module), "<edit>", "exec")
 
 
 def same(a: np.ndarray, b: np.ndarray) -> bool:
@@ -368,8 +376,9 @@ def explain(
     definitions["__lines__"] = lines  # type: ignore[assignment]
     found = []
     for edit in edits(statements, variable, shapes, own, definitions):
+        code = compiled(edit)  # once, for every run
         for mine, right, values in runs:
-            got = run_edit(edit, values, variable)
+            got = run_edit(edit, values, variable, code)
             if got is None or not same(got, mine) or same(got, right):
                 break
         else:
