@@ -87,6 +87,13 @@ def test_a_line_too_long_or_too_deep_to_take_apart_names_nothing():
     assert parsed_diagnosis(long, ast.parse("d = a * b").body, [], runs, "d", "d", {"a", "b"}, {}) is None
 
 
+def test_statements_are_bounded_as_expressions_are():
+    with pytest.raises(Refused):
+        execute(ast.parse("t = (x,)\nt *= 10**7").body, NAMES)
+    with pytest.raises(Refused, match="too large"):
+        execute(ast.parse("t = np.arange(n * 1000)[:, None]\nt += np.arange(n * 1000)[None, :]").body, NAMES)
+
+
 def test_statements_change_only_their_own_copies():
     names = {"p": np.ones((3, 2)), "i": np.arange(3), "j": np.array([1, 0, 1])}
     local = execute(ast.parse("d = p\nd[i, j] -= 1\nd /= 3").body, names)

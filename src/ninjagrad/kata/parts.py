@@ -258,8 +258,10 @@ def step(statement: ast.stmt, names: Mapping[str, Any], local: dict[str, Any]) -
         _store(statement.targets[0], evaluate(statement.value, scope), scope, local)
     elif isinstance(statement, ast.AugAssign) and type(statement.op) in _BINARY:
         target = statement.target
-        old = evaluate(_loaded(target), scope)
-        value = evaluate(statement.value, scope)
+        old = _numeric(evaluate(_loaded(target), scope))
+        value = _numeric(evaluate(statement.value, scope))
+        if not isinstance(statement.op, ast.MatMult):
+            _shape_arg(np.broadcast_shapes(np.shape(old), np.shape(value)))
         with np.errstate(all="ignore"):
             new = _BINARY[type(statement.op)](old, value)
         _store(target, _sized(new), scope, local)
