@@ -23,14 +23,15 @@ class Mistake:
     gradient: str  # the row that must be the first wrong one (forward name)
     kinds: frozenset[str]  # the diagnosis kinds that name this mistake
     held_out: bool = False
+    says: str = ""  # the learner's wrong part a parsed-line diagnosis must quote (kata_mistakes_fresh.py)
 
     @property
     def label(self) -> str:
         return f"{self.exercise}: {self.new.strip()}"
 
 
-def m(exercise, old, new, gradient, *kinds, held_out=False):
-    return Mistake(exercise, old, new, gradient, frozenset(kinds), held_out)
+def m(exercise, old, new, gradient, *kinds, held_out=False, says=""):
+    return Mistake(exercise, old, new, gradient, frozenset(kinds), held_out, says)
 
 
 SCALAR_DN = "dn = (1 - o**2) * do  # o = tanh(n): tanh'(n) = 1 - tanh(n)**2 = 1 - o**2"
@@ -160,8 +161,7 @@ MISTAKES = [
     m("batchnorm", BN_FUSED, "    n * dhpreact - dhpreact.sum(0) + n / (n - 1) * bnraw * (dhpreact * bnraw).sum(0)",
       "hprebn", "sign", held_out=True),
     # ---- embedding
-    m("embedding", "for i in range(Xb.shape[0]):\n    for j in range(Xb.shape[1]):\n        dC[Xb[i, j]] += demb[i, j]",
-      "dC[Xb] += demb", "C", "scatter_add"),
-    m("embedding", "demb = dembcat.reshape(n, *emb.shape[1:])  # undo the reshape", "demb = dembcat.reshape(32, 3, 10)",
-      "emb", "second_dataset", held_out=True),
+    m("embedding", "np.add.at(dC, Xb, demb)", "dC[Xb] += demb", "C", "scatter_add"),
+    m("embedding", "demb = dembcat.reshape(emb.shape)", "demb = dembcat.reshape(32, 3, 10)", "emb",
+      "second_dataset", held_out=True),
 ]  # fmt: skip

@@ -124,7 +124,7 @@ MISTAKES = [
     ("atomic", "db2 = dlogits.sum(0)", "db2 = dlogits", "b2", "missing_sum", "dimension 0"),
     (
         "embedding",
-        "demb = dembcat.reshape(n, *emb.shape[1:])",
+        "demb = dembcat.reshape(emb.shape)",
         "demb = dembcat",
         "emb",
         "reshape",
@@ -226,8 +226,8 @@ MISTAKES = [
     ),
     (
         "embedding",
-        "        dC[Xb[i, j]] += demb[i, j]",
-        "        dC[Xb[i, j]] = demb[i, j]",
+        "np.add.at(dC, Xb, demb)",
+        "for i in range(Xb.shape[0]):\n    for j in range(Xb.shape[1]):\n        dC[Xb[i, j]] = demb[i, j]",
         "C",
         "scatter_add",
         "scatter-add",

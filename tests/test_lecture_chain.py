@@ -1,4 +1,4 @@
-"""The backprop-ninja atomic forward chain (DESIGN.md §2), every line, through ninjagrad and through PyTorch.
+"""The backprop-ninja atomic forward chain (makemore 4), every line, through ninjagrad and through PyTorch.
 
 One function writes the chain with PyTorch's names and runs on both engines, from the same weights and batch.
 In float64 the two agree to 1e-10. In float32 each engine's loss and 26 gradients are judged by their distance

@@ -421,13 +421,15 @@ def _judge(
     mine = arrays[info.array]
     expected = reference.gradients[gradient.name]
     comparison = compare(gradient.variable, mine, expected, show=False)
-    others = _other_values(gradient, report, arrays, references, exercise)
+    others = _other_values(gradient, report, arrays, references, exercise, workbook)
     diagnosis = None
     if not comparison.approximate:
-        diagnosis = diagnose(mine, expected, _context(gradient, reference, constants), others)
-    probe = None  # the probe names a mistake; the second data set can only guess at one: it comes first
-    if gradient.name in reference.probes:
-        probe, probe_diagnosis = _judge_probe(gradient, first, arrays, reference, exercise, constants)
+        diagnosis = diagnose(mine, expected, _context(gradient, reference, constants, workbook), others)
+    probe = None
+    if gradient.name in reference.probes:  # before the second data set: there too the real values are ~0
+        probe, probe_diagnosis = _judge_probe(
+            gradient, first, arrays, reference, exercise, constants, workbook
+        )
         diagnosis = diagnosis or probe_diagnosis
     second = None
     if len(report.passes) > 1 and exercise.graded_datasets > 1:
@@ -439,7 +441,9 @@ def _judge(
     return RowResult(gradient, lines, status, comparison, probe, diagnosis, shapes, second)
 
 
-def _context(gradient: Gradient, reference: Reference, constants: dict[str, float]) -> Context:
+def _context(
+    gradient: Gradient, reference: Reference, constants: dict[str, float], workbook: Workbook | None = None
+) -> Context:
     return Context(
         gradient,
         reference.namespace(),
@@ -448,6 +452,7 @@ def _context(gradient: Gradient, reference: Reference, constants: dict[str, floa
         reference.upstream[gradient.name],
         reference.solution,
         reference.scope(gradient),
+        workbook,
     )
 
 
@@ -457,6 +462,7 @@ def _other_values(
     arrays: dict[str, np.ndarray],
     references: list[Reference],
     exercise: Exercise,
+    workbook: Workbook | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray, Context]]:
     """The learner's value on each further data set, with its context: a named edit must explain them too."""
     others = []
@@ -466,7 +472,7 @@ def _other_values(
             continue
         constants = {"n": reference.forward[exercise.batch_size]} if exercise.batch_size else {}
         expected = reference.gradients[gradient.name]
-        others.append((arrays[info.array], expected, _context(gradient, reference, constants)))
+        others.append((arrays[info.array], expected, _context(gradient, reference, constants, workbook)))
     return others
 
 
@@ -536,6 +542,7 @@ def _judge_probe(
     reference: Reference,
     exercise: Exercise,
     constants: dict[str, float],
+    workbook: Workbook | None = None,
 ) -> tuple[Comparison | None, Diagnosis | None]:
     """The second opinion on a probed gradient: its lines run again on the probe's values."""
     case = reference.probes[gradient.name]
@@ -559,13 +566,20 @@ def _judge_probe(
         constants,
         reference.upstream[gradient.name],
         reference.solution,
+        reference.scope(gradient),
+        workbook,
     )
     found = diagnose(mine, case.expected, context, [])
     return comparison, Diagnosis(
         found.kind,
         f"{gradient.variable} passes on the real batch, but {gradient.hidden}. Run again with "
-        f"{exercise.probe.description} (the probe row), it is wrong: {found.message}",
+        f"{exercise.probe.description} (the probe row), it is wrong: {_mid_sentence(found.message)}",
     )
+
+
+def _mid_sentence(message: str) -> str:
+    """A diagnosis quoted after a colon: "in your dX = ..." rather than "In your dX = ..."."""
+    return "i" + message[1:] if message.startswith("In your ") else message
 
 
 def _check_forward(

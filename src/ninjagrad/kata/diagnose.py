@@ -1,8 +1,9 @@
-"""Why a gradient is wrong: the edit search (``kata.edits``) first, then a catalogue of detectors.
+"""Why a gradient is wrong: the edit search (``kata.edits``), a catalogue of detectors, the parsed line.
 
 :func:`diagnose` names the one-step edit of the reference lines that reproduces the learner's value on every
 data set; the catalogue's detectors (a shape kept or dropped, the scatter-add, tied maxima, a path of a sum)
-say more where they apply, and each must hold on every data set too. The README's kata section explains.
+say more where they apply, and each must hold on every data set too. When neither names it, the learner's
+own line is taken apart (``kata.parts``) to name its wrong factor or term. The README's kata section explains.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from ninjagrad.check import ALLCLOSE_ATOL, ALLCLOSE_RTOL
 from ninjagrad.kata.edits import explain
 from ninjagrad.kata.exercise import Gradient
+from ninjagrad.kata.parts import parsed_diagnosis
 from ninjagrad.tensors.broadcast import unbroadcast
 
 
@@ -50,6 +52,9 @@ class Context:
     upstream: tuple[str, ...] = ()  # the gradients from above that the reference line multiplies ("dh")
     solution: Any = None  # the reference solution (a Workbook), whose lines the edit search mutates
     scope: frozenset[str] | None = None  # the names a line for this gradient may use
+    learner: Any = (
+        None  # the learner's workbook (parsed, never run here), whose lines the parsed search reads
+    )
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
@@ -111,7 +116,10 @@ def needs_reshape(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis 
 
 
 def transposed(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
-    if mine.ndim != 2 or mine.shape != ref.shape[::-1] or not _close(mine.T, ref):
+    """The right gradient with its last two axes swapped (a matrix, or a batch of them)."""
+    if mine.ndim < 2 or mine.shape != ref.shape[:-2] + ref.shape[-1:-3:-1]:
+        return None
+    if not _close(mine.swapaxes(-1, -2), ref):
         return None
     if mine.shape == ref.shape and _close(mine, ref):
         return None
@@ -432,15 +440,25 @@ def diagnose(mine: np.ndarray, ref: np.ndarray, ctx: Context, others=()) -> Diag
         found = detector(mine, ref, ctx) if mine.shape == ref.shape else None
         if found is not None:
             return found
-    found = _searched(runs)
-    if found is not None:
-        return _richer(found, runs) or found
+    searched, in_your_terms = _searched(runs)
+    if searched is not None and in_your_terms:
+        return _richer(searched, runs) or searched
+    parsed = _parsed(runs)  # the learner's own line, parsed: which part of it is wrong
+    if searched is not None:  # an edit that fits the value, though not the names the learner wrote
+        return parsed or _richer(searched, runs) or searched
     detectors = SHAPE_DETECTORS if mine.shape != ref.shape else VALUE_DETECTORS
     for detector in detectors:
         found = detector(mine, ref, ctx)
         if found is not None and _holds(detector, found, runs[1:]):
-            return found
-    return wrong_values(mine, ref, ctx)
+            return parsed if parsed is not None and _says_less(detector, mine, ref, ctx) else found
+    return parsed or wrong_values(mine, ref, ctx)
+
+
+def _says_less(detector: Detector, mine: np.ndarray, ref: np.ndarray, ctx: Context) -> bool:
+    """A catch-all, or a constant factor without a name: the parsed line says more (which part)."""
+    if detector in (wrong_values, wrong_shape):
+        return True
+    return detector is constant_factor and _named_factor(_factor(mine, ref), ctx.constants) is None
 
 
 def _richer(found: Diagnosis, runs) -> Diagnosis | None:
@@ -477,23 +495,73 @@ def _holds(detector: Detector, found: Diagnosis, others) -> bool:
     return True
 
 
-def _searched(runs) -> Diagnosis | None:
-    """The one-step edits of the reference lines that reproduce the learner's value on every data set."""
-    mine, ref, ctx = runs[0]
-    if ctx.solution is None or ctx.scope is None:
-        return None
-    g = ctx.gradient
-    statements = [s.node for s in ctx.solution.statements_of(g.name)]
-    if not statements:
-        return None
-    definitions = {
+def _definitions(solution) -> dict[str, ast.expr]:
+    """Each variable the set-up and forward lines assign alone, with its expression."""
+    return {
         s.node.targets[0].id: s.node.value
-        for s in ctx.solution.statements
+        for s in solution.statements
         if not s.gradients
         and isinstance(s.node, ast.Assign)
         and len(s.node.targets) == 1
         and isinstance(s.node.targets[0], ast.Name)
     }
+
+
+def _checked(runs) -> str:
+    if len(runs) == 1:
+        return ""
+    return f" This holds on all {len(runs)} data sets the line ran on, so it is no coincidence."
+
+
+def _parsed(runs) -> Diagnosis | None:
+    """The part of the learner's line that is wrong (``kata.parts``), or None if that is not clear."""
+    mine, ref, ctx = runs[0]
+    if ctx.learner is None or ctx.solution is None or ctx.scope is None:
+        return None
+    g = ctx.gradient
+    alternatives = []
+    if g.paths:
+        alternatives.append(ast.parse(" + ".join(f"({e})" for _, e in g.paths), mode="eval").body)
+    try:
+        found = parsed_diagnosis(
+            [s.node for s in ctx.learner.statements_of(g.name)],
+            [s.node for s in ctx.solution.statements_of(g.name)],
+            alternatives,
+            [(m, r, c.namespace) for m, r, c in runs],
+            g.variable,
+            g.target,
+            set(ctx.scope),
+            _definitions(ctx.solution),
+        )
+    except RecursionError:  # a line nested too deep to take apart
+        return None
+    if found is None:
+        return None
+    kind, message = found
+    return Diagnosis(kind, message[0].upper() + message[1:] + "." + _checked(runs))
+
+
+def _in_your_terms(edit, ctx: Context) -> bool:
+    """Does the edit speak of names the learner's line uses? (``x2w2`` where the line has ``x2 * w2``
+    fits the value, but it is not what was written.)"""
+    if ctx.learner is None or not edit.changed:
+        return True
+    used = set(ctx.learner.names_used(ctx.gradient.name)) | {"np", "math"}
+    introduced = {n.id for n in ast.walk(ast.parse(edit.changed, mode="eval")) if isinstance(n, ast.Name)}
+    return introduced <= used
+
+
+def _searched(runs) -> tuple[Diagnosis | None, bool]:
+    """The one-step edit of the reference lines that reproduces the learner's value on every data set, and
+    whether it is said in the names the learner wrote."""
+    mine, ref, ctx = runs[0]
+    if ctx.solution is None or ctx.scope is None:
+        return None, False
+    g = ctx.gradient
+    statements = [s.node for s in ctx.solution.statements_of(g.name)]
+    if not statements:
+        return None, False
+    definitions = _definitions(ctx.solution)
     found = explain(
         [(m, r, c.namespace) for m, r, c in runs],
         statements,
@@ -503,17 +571,13 @@ def _searched(runs) -> Diagnosis | None:
         definitions,
     )
     if not found:
-        return None
-    best = found[0]
+        return None, False
+    ours = [edit for edit in found if _in_your_terms(edit, ctx)]
+    best = (ours or found)[0]
     others = list(dict.fromkeys(edit.words for edit in found if edit.kind != best.kind))
     also = f" (another reading fits as well: {'; or '.join(others[:2])})" if others else ""
-    if len(runs) == 1:
-        checked = ""
-    else:
-        checked = f" This holds on all {len(runs)} data sets the line ran on, so it is no coincidence."
-    return Diagnosis(
-        best.kind, f"{g.variable} equals the right gradient with one change: {best.words}{also}.{checked}"
-    )
+    message = f"{g.variable} equals the right gradient with one change: {best.words}{also}.{_checked(runs)}"
+    return Diagnosis(best.kind, message), bool(ours)
 
 
 def not_written(gradient: Gradient, line: int | None) -> Diagnosis:

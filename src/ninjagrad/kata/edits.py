@@ -40,7 +40,17 @@ def edits(
     scope with their shapes; ``own`` is the gradient's forward variable; ``definitions`` the function of
     each forward variable made by one call (``h = np.tanh(hpreact)`` gives ``np.tanh``)."""
     for index, statement in enumerate(statements):
+        arguments = {  # the numbers given to a call (an axis, a size), and what they are made of
+            id(part)
+            for call in ast.walk(statement)
+            if isinstance(call, ast.Call)
+            for arg in [*call.args, *(k.value for k in call.keywords)]
+            if _number(arg) is not None
+            for part in ast.walk(arg)
+        }
         for position, node in enumerate(_expression_nodes(statement)):
+            if id(node) in arguments:
+                continue  # an axis or a size: the reduction's own edits change it
             for kind, words, replacement in _node_edits(node, shapes, own, definitions, position == 0):
                 mutated = _replace(statement, position, replacement)
                 yield Edit(kind, words, (*statements[:index], mutated, *statements[index + 1 :]),
@@ -180,7 +190,14 @@ def _node_edits(node: ast.AST, shapes: Mapping[str, tuple[int, ...]], own: str, 
             yield "transposed", words, ast.BinOp(right, ast.MatMult(), left)
             for side in ("left", "right"):
                 operand = getattr(node, side)
-                flipped = operand.value if _is_transpose(operand) else ast.Attribute(operand, "T", ast.Load())
+                unswapped = _swapped_last(operand)
+                flipped = (
+                    unswapped
+                    if unswapped is not None
+                    else operand.value
+                    if _is_transpose(operand)
+                    else ast.Attribute(operand, "T", ast.Load())
+                )
                 pair = (flipped, right) if side == "left" else (left, flipped)
                 yield "transposed", words, ast.BinOp(pair[0], ast.MatMult(), pair[1])
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
@@ -189,6 +206,8 @@ def _node_edits(node: ast.AST, shapes: Mapping[str, tuple[int, ...]], own: str, 
         yield "sign", "a constant has the wrong sign", ast.Constant(-node.value)
     elif _is_transpose(node):
         yield "transposed", "a transpose is missing or extra; the shapes fix the order", node.value
+    elif _swapped_last(node) is not None:
+        yield "transposed", "a transpose is missing or extra; the shapes fix the order", _swapped_last(node)
     elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
         yield from _call_edits(node)
 
@@ -255,7 +274,18 @@ def _names(code: str) -> set[str]:
 
 
 def _is_transpose(node: ast.AST) -> bool:
+    """``x.T``, or ``x.swapaxes(-1, -2)`` (a batched matrix's transpose); its ``.value`` is x."""
     return isinstance(node, ast.Attribute) and node.attr == "T"
+
+
+def _swapped_last(node: ast.AST) -> ast.AST | None:
+    """x for ``x.swapaxes(-1, -2)`` or ``x.swapaxes(-2, -1)``, else None."""
+    if not (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "swapaxes"
+    ):
+        return None
+    axes = sorted(_number(arg) if _number(arg) is not None else 0 for arg in node.args)
+    return node.func.value if axes == [-2, -1] and not node.keywords else None
 
 
 def _is_n_minus_1(node: ast.BinOp) -> bool:
@@ -287,20 +317,28 @@ def _fmt(k: float) -> str:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def run_edit(edit: Edit, namespace: Mapping[str, Any], variable: str) -> np.ndarray | None:
-    """The value ``variable`` gets from the edited statements, in a copy of ``namespace`` (None if they
-    raise)."""
-    scope = {
-        key: value.copy() if isinstance(value, np.ndarray) else value for key, value in namespace.items()
-    }
+def run_edit(edit: Edit, namespace: Mapping[str, Any], variable: str, code: Any = None) -> np.ndarray | None:
+    """The value ``variable`` gets from the edited statements (``code``, if compiled already), in a copy of
+    ``namespace`` whose arrays they name are copies too (None if they raise)."""
+    scope = dict(namespace)
+    for node in edit.statements:
+        for name in ast.walk(node):
+            if isinstance(name, ast.Name) and isinstance(scope.get(name.id), np.ndarray):
+                scope[name.id] = scope[name.id].copy()
     scope.pop(variable, None)
     try:
         with np.errstate(all="ignore"):
-            module = ast.fix_missing_locations(ast.Module(copy.deepcopy(list(edit.statements)), []))
-            exec(compile(module, "<edit>", "exec"), scope)
+            exec(code if code is not None else compiled(edit), scope)
         return np.asarray(scope[variable])
     except Exception:  # an edit that does not run is just not the explanation
         return None
+
+
+def compiled(edit: Edit) -> Any:
+    """The edited statements' code (ninjagrad's own reference lines, mutated; never a learner's). Only the
+    new nodes lack a location, so fixing locations changes no node of the reference's."""
+    module = ast.Module(list(edit.statements), [])
+    return compile(ast.fix_missing_locations(module), "<edit>", "exec")
 
 
 def same(a: np.ndarray, b: np.ndarray) -> bool:
@@ -338,8 +376,9 @@ def explain(
     definitions["__lines__"] = lines  # type: ignore[assignment]
     found = []
     for edit in edits(statements, variable, shapes, own, definitions):
+        code = compiled(edit)  # once, for every run
         for mine, right, values in runs:
-            got = run_edit(edit, values, variable)
+            got = run_edit(edit, values, variable, code)
             if got is None or not same(got, mine) or same(got, right):
                 break
         else:

@@ -78,6 +78,9 @@ class Exercise:
     graded_datasets: int = 2  # of those, the ones a line must be right on (the rest only help diagnose)
     batch_size: str | None = None  # the variable holding n, so a factor of 1/n or n/(n-1) can be named
     probe: Probe | None = None  # see Probe; None when the real upstream gradients show every mistake
+    # the exercise whose solution lines (and the comments above them) for these gradients are this one's, so
+    # that each backward line is written once; this file's backward section then holds only a comment
+    backward_from: str | None = None
     source: str = field(default="", repr=False)  # the exercise file's text, filled in by `load`
 
     @property
@@ -97,10 +100,34 @@ class Exercise:
         raise UserError(f"exercise {self.name!r} has no gradient {name!r}; its gradients are: {names}")
 
     def solution_source(self) -> str:
-        """The solved workbook: the exercise file down to (not including) its EXERCISE block."""
+        """The solved workbook: the exercise file down to (not including) its EXERCISE block, with the
+        backward lines of ``backward_from`` put in its backward section if it borrows them."""
         lines = self.source.splitlines(keepends=True)
         end = next(i for i, line in enumerate(lines) if line.rstrip() == EXERCISE_BEGIN)
-        return "".join(lines[:end]).rstrip("\n") + "\n"
+        lines = lines[:end]
+        if self.backward_from is not None:
+            begin = next(i for i, line in enumerate(lines) if line.rstrip() == BACKWARD_BEGIN)
+            stop = next(i for i, line in enumerate(lines) if line.rstrip() == BACKWARD_END)
+            lines = lines[: begin + 1] + self._borrowed() + lines[stop:]
+        return "".join(lines).rstrip("\n") + "\n"
+
+    def _borrowed(self) -> list[str]:
+        """The lines of ``backward_from``'s solution for this exercise's gradients, each with the comment
+        lines right above its first statement."""
+        from ninjagrad.kata.exercises import get_exercise
+
+        donor = get_exercise(self.backward_from)
+        solution, text = donor.solution, donor.solution_source().splitlines(keepends=True)
+        out: list[str] = []
+        for gradient in self.gradients:
+            statements = solution.statements_of(donor.gradient(gradient.name).name)
+            first = statements[0].first_line - 1
+            while first > 0 and text[first - 1].lstrip().startswith("#"):
+                first -= 1
+            out += text[first : statements[0].first_line - 1]
+            for statement in statements:
+                out += text[statement.first_line - 1 : statement.last_line]
+        return out
 
     @cached_property
     def solution(self):

@@ -12,7 +12,7 @@ Check your lines as you go (`python THIS_FILE` does the same):
     ninjagrad kata check THIS_FILE --solution demb     the answer for one line (a spoiler)
 """
 
-import numpy as np
+import numpy as np  # noqa: F401  (the backward lines use it)
 
 from ninjagrad.kata import exercise_data
 
@@ -34,12 +34,7 @@ embcat = emb.reshape(n, -1)  # (32, 30)
 # dembcat  (32, 30)  is given
 
 # ---- backward pass: one line per gradient, in this order ----
-demb = dembcat.reshape(n, *emb.shape[1:])  # undo the reshape
-# the lecture's loop: every position adds its gradient to its character's row, repeats included
-dC = np.zeros(C.shape, dtype=C.dtype)
-for i in range(Xb.shape[0]):
-    for j in range(Xb.shape[1]):
-        dC[Xb[i, j]] += demb[i, j]
+# (the solution is the atomic exercise's lines for demb and dC: `backward_from` below)
 # ---- end of the backward pass ----
 
 # ---- the exercise, for the checker (a workbook ends above this line) ----
@@ -61,6 +56,7 @@ EXERCISE = Exercise(
     batch_size="n",
     given=_given,
     outputs=(("embcat", "dembcat"),),
+    backward_from="atomic",
     gradients=(
         Gradient(
             "emb", "embcat = emb.reshape(n, -1) only rearranges the numbers: rearrange the gradient back."
