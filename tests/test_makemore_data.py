@@ -17,7 +17,7 @@ from ninjagrad.makemore.data import (
     split_items,
 )
 
-NAMES_SHA256 = "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d"  # DESIGN.md §2
+NAMES_SHA256 = "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d"  # the lectures' names.txt
 
 
 def lecture_examples(words, stoi, block_size):

@@ -57,7 +57,7 @@ def test_demo_reaches_full_accuracy_in_100_steps():
     assert steps == list(range(100))
     assert result.final_accuracy == 1.0
     assert result.accuracies[0] < 0.9  # it did have to learn
-    assert result.losses[-1] < 0.02 < result.losses[0]  # DESIGN.md §2: final loss ≈ 0.011
+    assert result.losses[-1] < 0.02 < result.losses[0]  # the micrograd demo lecture: final loss ≈ 0.011
     again = train_moons(MoonsConfig(steps=1))
     assert again.losses[0] == result.losses[0]  # the same seed: the same data and initial weights
 

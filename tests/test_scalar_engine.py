@@ -141,7 +141,7 @@ def test_edge_values_are_the_documented_ones():
     assert (Value(-0.0) ** -0.5).data == INF
 
 
-# ---- the README example and the lecture neuron (DESIGN.md §2; the numbers are facts, not our output) -----
+# ---- the README example and the lecture neuron (the lecture's numbers are facts, not our output) -----
 
 
 def test_micrograd_readme_example():

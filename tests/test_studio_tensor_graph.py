@@ -10,7 +10,7 @@ from ninjagrad.errors import UserError
 from ninjagrad.makemore.atomic import GRADIENT_NAMES
 from ninjagrad.studio.tensor_graph import build_chain, graph_json, heatmap, node_json, op_label, summary
 
-# The lecture's shapes at batch 32, n_hidden 64 (DESIGN.md section 2): the spec, written out on purpose.
+# The backprop-ninja lecture's shapes at batch 32, n_hidden 64: the spec, written out on purpose.
 LECTURE_SHAPES = {
     "emb": (32, 3, 10),
     "embcat": (32, 30),
