@@ -113,7 +113,7 @@ class TrainStep:
         self._chunk = max(1, min(MAX_CHUNK, CHUNK_BYTES // (4 * n * (K + 2) * V)))
         self._onehot = np.empty((self._chunk, n * K, V), dtype=_FLOAT)  # onehot(Xb), centred over the batch
         self._targets = np.empty((self._chunk, V, n), dtype=_FLOAT)  # onehot(Yb).T * lr / n
-        self._probs = np.empty((self._chunk, V, n), dtype=_FLOAT)  # softmax(logits).T * lr / n, for the losses
+        self._probs = np.empty((self._chunk, V, n), dtype=_FLOAT)  # softmax(logits).T * lr / n, for losses
         # Forward buffers, named after the lecture's variables; Hp wide where the lecture's are H wide.
         self._emb = np.empty((n * K, E), dtype=_FLOAT)  # C[Xb] minus its batch mean, a row per character
         self._embcentred = self._emb.reshape(n, F)  # embcat - mean(embcat)
