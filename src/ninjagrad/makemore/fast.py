@@ -138,6 +138,15 @@ class TrainStep:
         self._dhprebn = np.empty((n, Hp), dtype=_FLOAT)
         self._scratch = np.empty((n, Hp), dtype=_FLOAT)
         self._dembcat = np.empty((n, F), dtype=_FLOAT)
+        # The views the steps use, made once (a view costs as much to make as a small NumPy call):
+        # per batch of a chunk (onehot, onehot.T, probs, targets), and the transposes and parts below.
+        self._batch_views = [
+            (onehot, onehot.T, probs, targets)
+            for onehot, probs, targets in zip(self._onehot, self._probs, self._targets, strict=True)
+        ]
+        self._h1_T, self._dlogits_T, self._embcentred_T = self._h1.T, self._dlogits.T, self._embcentred.T
+        self._W1_T, self._bndiff2_top = self._blocks["W1"].T, self._bndiff2[:-1]
+        self._demb = self._dembcat.reshape(self._emb.shape)  # (n * block, E)
 
     def __call__(self, Xb: np.ndarray, Yb: np.ndarray, lr: float) -> float:
         """One step on the batch ``Xb`` (n, block_size), ``Yb`` (n,); its loss from before the update."""
@@ -160,9 +169,9 @@ class TrainStep:
             for first in range(0, steps, self._chunk):
                 count = min(self._chunk, steps - first)
                 self._prepare(X[first : first + count], Y[first : first + count], lr_over_n)
-                for index in range(count):
-                    self._forward(index, activation)
-                    self._backward(index)
+                for views in self._batch_views[:count]:
+                    self._forward(views, activation)
+                    self._backward(views)
                     subtract(self._sgd_params, self._sgd_updates, out=self._sgd_params)  # SGD, all at once
                 losses[first : first + count] = self._losses(Y[first : first + count], lr_over_n)
         return losses
@@ -186,19 +195,21 @@ class TrainStep:
         target = np.take_along_axis(probs, Y.reshape(count, 1, -1).astype(np.intp), axis=1)[:, 0]
         return -np.log(target / lr_over_n).mean(axis=1)  # (count,)
 
-    def _forward(self, index: int, activation) -> None:
-        """The forward pass of the chunk's batch ``index``; leaves lr * dlogits in ``_dlogits``."""
+    def _forward(self, views: tuple[np.ndarray, ...], activation) -> None:
+        """The forward pass of one batch of the chunk (its ``_batch_views``); leaves lr * dlogits in
+        ``_dlogits``."""
         emb, bndiff, bndiff2, bnvar = self._emb, self._bndiff, self._bndiff2, self._bnvar
         bnvar_inv, bnscale, bnscale_rows = self._bnvar_inv, self._bnscale, self._bnscale_rows
         hpreact, logits, logit_maxes = self._hpreact, self._logits, self._logit_maxes
-        counts_sum, probs, blocks = self._counts_sum, self._probs[index], self._blocks
+        counts_sum, blocks = self._counts_sum, self._blocks
+        onehot, _, probs, targets = views
 
         # Embedding and BatchNorm's centring in one: (onehot - its batch mean) @ C = emb - mean(emb)
-        dot(self._onehot[index], blocks["C"], out=emb)  # (n * block, E)
+        dot(onehot, blocks["C"], out=emb)  # (n * block, E)
         # Linear layer 1, centred: hprebn - bnmeani = embcentred @ W1; b1 drops out
         dot(self._embcentred, blocks["W1"], out=bndiff)  # (n, Hp)
         # BatchNorm with the batch's unbiased variance; eps is the last row of bndiff2 times 1 / (n - 1)
-        square(bndiff, out=bndiff2[:-1])
+        square(bndiff, out=self._bndiff2_top)
         dot(self._var_row, bndiff2, out=bnvar)  # (1, Hp)  bnvar + eps
         sqrt(bnvar, out=bnvar_inv)
         divide(self._one, bnvar_inv, out=bnvar_inv)  # (1, Hp)  (bnvar + eps) ** -0.5
@@ -208,14 +219,14 @@ class TrainStep:
         add(hpreact, blocks["bnbias"], out=hpreact)  # (n, Hp)
         activation()  # h1 = [h | 1], and 1 - h**2 for the backward pass
         # Output layer and softmax, transposed, shifted by each column's max so exp cannot overflow
-        dot(blocks["W2b2"], self._h1.T, out=logits)  # (V, n)  (h @ W2 + b2).T
+        dot(blocks["W2b2"], self._h1_T, out=logits)  # (V, n)  (h @ W2 + b2).T
         maximum.reduce(logits, axis=0, keepdims=True, out=logit_maxes)  # (1, n)
         subtract(logits, logit_maxes, out=logits)
         exp(logits, out=logits)  # (V, n)  counts.T
         dot(self._n_over_lr, logits, out=counts_sum)  # (1, n)  counts_sum * n / lr
         divide(logits, counts_sum, out=probs)  # (V, n)  probs.T * lr / n
         # Cross-entropy backward, fused: dlogits = (probs - onehot(Yb)) / n, times lr (see the module doc)
-        subtract(probs, self._targets[index], out=self._dlogits)  # (V, n)
+        subtract(probs, targets, out=self._dlogits)  # (V, n)
 
     def _tanh_numpy(self) -> None:
         """h1 = tanh(hpreact) with NumPy's own loop, and the derivative 1 - h**2 for the backward pass."""
@@ -235,7 +246,7 @@ class TrainStep:
         subtract(self._two, q, out=dtanh)
         multiply(dtanh, q, out=dtanh)  # (n, Hp)
 
-    def _backward(self, index: int) -> None:
+    def _backward(self, views: tuple[np.ndarray, ...]) -> None:
         """lr times the gradient of every parameter, into ``_flat_updates``, from lr * dlogits."""
         dlogits, dh1, dtanh = self._dlogits, self._dh1, self._dtanh
         dhpreact, dhprebn, scratch, bn_coef = self._dhpreact, self._dhprebn, self._scratch, self._bn_coef
@@ -245,7 +256,7 @@ class TrainStep:
 
         # Output layer: logits = h @ W2 + b2
         dot(dlogits, self._h1, out=dblocks["W2b2"])  # (V, Hp)  dW2.T and db2
-        dot(dlogits.T, blocks["W2b2"], out=dh1)  # (n, Hp)  dlogits @ W2.T (and a column nobody needs)
+        dot(self._dlogits_T, blocks["W2b2"], out=dh1)  # (n, Hp)  dlogits @ W2.T (and a column nobody needs)
         # tanh: the forward pass left 1 - h**2 in dtanh
         multiply(dh1, dtanh, out=dhpreact)  # (n, Hp)
         # BatchNorm: hpreact = bngain * bnraw + bnbias, with bnraw = bndiff * bnvar_inv
@@ -261,9 +272,9 @@ class TrainStep:
         multiply(bndiff, bn_coef, out=scratch)
         add(dhprebn, scratch, out=dhprebn)  # (n, Hp)
         # Linear layer 1 and the embedding, each a product with a centred matrix (see the module doc)
-        dot(self._embcentred.T, dhprebn, out=dblocks["W1"])  # (F, Hp)
-        dot(dhprebn, blocks["W1"].T, out=self._dembcat)  # (n, F)
-        dot(self._onehot[index].T, self._dembcat.reshape(self._emb.shape), out=dblocks["C"])  # (V, E)
+        dot(self._embcentred_T, dhprebn, out=dblocks["W1"])  # (F, Hp)
+        dot(dhprebn, self._W1_T, out=self._dembcat)  # (n, F)
+        dot(views[1], self._demb, out=dblocks["C"])  # (V, E)  onehot.T @ demb
 
 
 def _numpy_tanh_is_fast() -> bool:
