@@ -38,8 +38,9 @@ ones (about 40 per step, 8 of them matrix products). Each choice below was measu
   CPU (``numpy.lib.introspect``), fixed for the process: the same machine always takes the same path.
 - The output layer works transposed, logits (vocab, n): the softmax's max and sum over the vocabulary are
   then reductions down 27 rows of 32 numbers and their broadcasts are along rows, which NumPy does faster
-  than along the 27 numbers of each row; ``dW2.T = dlogits.T @ h`` needs no transpose then.
+  than along the 27 numbers of each row; ``[dW2.T | db2]`` is then the stored ``dlogits.T`` times ``h1``.
 - BatchNorm's ``eps`` rides in the variance product: the squares have an extra row, ``eps * (n - 1)``.
+- Every view a step uses (a chunk's batch, a transpose, a reshape) is made once, in ``__init__``.
 - Sums over the batch are products with a row of ones (BLAS beats ``sum(axis=0)`` at this size); constants
   are 0-d float32 arrays (NumPy converts a Python float on every call); ``bnscale``, used twice, is copied
   down the batch once, since NumPy multiplies same-shape arrays faster than it broadcasts.
