@@ -113,9 +113,9 @@ def sub(a, b):
 
 @backward("sub")
 def sub_backward(saved, dout):
-    """da = dout, db = -dout."""
+    """da = dout, db = -dout (negated after the sum back to shape: the same numbers, one pass less)."""
     a_shape, b_shape = saved
-    return unbroadcast(dout, a_shape), unbroadcast(-dout, b_shape)
+    return unbroadcast(dout, a_shape), -unbroadcast(dout, b_shape)
 
 
 @forward("mul")
