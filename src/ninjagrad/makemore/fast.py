@@ -51,7 +51,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numpy import add, copyto, divide, dot, equal, exp, maximum, multiply, sqrt, square, subtract, tanh
+from numpy import add, copyto, divide, dot, exp, maximum, multiply, sqrt, square, subtract, tanh
 
 from ninjagrad.errors import UserError
 from ninjagrad.makemore.model import PARAM_NAMES, ModelConfig
@@ -105,7 +105,6 @@ class TrainStep:
         # Constants. A product with one of these rows sums (or takes the variance) over the batch.
         self._var_row = np.full((1, n + 1), 1 / (n - 1), dtype=_FLOAT)  # unbiased variance, plus eps
         self._ones_row = np.ones((1, n), dtype=_FLOAT)  # sum over the batch
-        self._vocab_ids = np.arange(V).reshape(V, 1)  # compared with a batch's ids, gives its one-hot columns
         self._one, self._two = np.array(1, dtype=_FLOAT), np.array(2, dtype=_FLOAT)
         self._minus_inv_n1 = np.array(-1 / (n - 1), dtype=_FLOAT)
         self._n_over_lr = np.empty((1, V), dtype=_FLOAT)  # this @ counts = counts_sum * n / lr, set per run
@@ -156,8 +155,8 @@ class TrainStep:
     def run(self, X: np.ndarray, Y: np.ndarray, lr: float) -> np.ndarray:
         """One step per batch, ``X`` (steps, n, block_size) and ``Y`` (steps, n); the (steps,) losses.
 
-        The ids are character ids in [0, vocab_size), not range-checked here (an id out of range would give
-        an all-zero one-hot row): the data module builds them from the model's own vocabulary.
+        The ids are character ids in [0, vocab_size), not range-checked here (NumPy's indexing refuses one
+        out of range): the data module builds them from the model's own vocabulary.
         """
         steps, n = len(X), self.batch_size
         losses = np.empty(steps, dtype=_FLOAT)
@@ -182,12 +181,16 @@ class TrainStep:
         count, n = len(X), self.batch_size
         K, V = self.config.block_size, self.config.vocab_size
         onehot, targets = self._onehot[:count], self._targets[:count]
-        equal(X.reshape(count, n * K, 1), self._vocab_ids.reshape(V), out=onehot)  # (count, n * K, V)
-        by_position = onehot.reshape(count, n, K, V)
-        # Centre each context position over the batch: a count of ones, divided by n (exact for n = 32)
-        by_position -= by_position.sum(axis=1, keepdims=True) / _FLOAT(n)
-        equal(Y.reshape(count, 1, n), self._vocab_ids, out=targets)  # (count, V, n)
-        targets *= lr_over_n
+        ids = X.reshape(count, n, K)
+        # Centred over the batch, each context position: 1 - count / n where the id is, -count / n elsewhere,
+        # with count the id's uses at that position in the batch (an integer: / n is exact for n = 32)
+        slots = (np.arange(count).reshape(count, 1, 1) * K + np.arange(K)) * V + ids  # (count, n, K)
+        counts = np.bincount(slots.reshape(-1), minlength=count * K * V).reshape(count, 1, K, V)
+        copyto(onehot.reshape(count, n, K, V), -(counts.astype(_FLOAT) / _FLOAT(n)))
+        rows = onehot.reshape(count * n * K, V)
+        rows[np.arange(count * n * K), ids.reshape(-1)] += 1  # (count, n * K, V)
+        targets.fill(0)  # (count, V, n)  onehot(Yb).T * lr / n
+        targets[np.arange(count).reshape(count, 1), Y.reshape(count, n), np.arange(n)] = lr_over_n
 
     def _losses(self, Y: np.ndarray, lr_over_n: np.float32) -> np.ndarray:
         """Each step's mean cross-entropy, from the probabilities the forward passes kept."""
