@@ -9,10 +9,14 @@ are measured:
 - ``atomic``: the backprop-ninja atomic forward chain (every line of exercise 1, n_hidden 64).
 
 Runs are interleaved, in a rotating order each round, after a warm-up, so a noisy neighbour slows all alike;
-the report gives the median µs/step of each and the median of the per-round ratios. Goal: ninjagrad <= 0.5x
-PyTorch on ``mlp``.
+the report gives the median µs/step of each and the median of the per-round ratios. Goal (issue 12):
+ninjagrad <= 0.40x PyTorch on ``mlp``, at 1 and 2 threads.
 
-    python benchmarks/bench_tensor.py [--rounds 30] [--steps 50] [--warmup 200]
+    python benchmarks/bench_tensor.py [--rounds 30] [--steps 50] [--warmup 200] [--profile]
+
+``--profile`` then splits ninjagrad's ``mlp`` step: the forward pass, the backward pass and the SGD update,
+and within the first two the time spent in the ops' NumPy rules (``ops.FORWARD`` and ``ops.BACKWARD``) and
+in the topological sort; what is left is the engine's own Python (building nodes, walking the graph).
 
 PyTorch is timed on its default number of threads and on one thread (``torch.set_num_threads(1)``): on a
 busy machine the multi-threaded runs suffer from waiting for a free core, so the one-thread column is the
@@ -183,6 +187,79 @@ def compare_engines(step: Callable, config: Config, rounds: int, steps: int, war
     return result
 
 
+def profile_mlp(steps: int = 2000, warmup: int = 300) -> None:
+    """Where ninjagrad's ``mlp`` step spends its time: the median µs per step of each part."""
+    from ninjagrad.tensors import ops
+    from ninjagrad.tensors import tensor as tensor_module
+
+    config = Config()
+    m = ninjagrad_engine(init_arrays(config))
+    params = [getattr(m, name) for name in PARAMETERS]
+    clock = time.perf_counter_ns
+    spent = {"forward rules": 0, "backward rules": 0, "topological sort": 0}
+
+    def timed(part: str, function: Callable) -> Callable:
+        def run(*args: object, **kwargs: object) -> object:
+            started = clock()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[part] += clock() - started
+
+        return run
+
+    def forward() -> Tensor:  # mlp_step's forward pass, the update left out
+        emb = m.C[m.Xb]
+        embcat = emb.view(emb.shape[0], -1)
+        hprebn = embcat @ m.W1 + m.b1
+        bnmean, bnvar = hprebn.mean(0, keepdim=True), hprebn.var(0, keepdim=True, unbiased=True)
+        h = (m.bngain * (hprebn - bnmean) * (bnvar + 1e-5) ** -0.5 + m.bnbias).tanh()
+        return m.F.cross_entropy(h @ m.W2 + m.b2, m.Yb)
+
+    saved = dict(ops.FORWARD), dict(ops.BACKWARD), tensor_module.topological_order
+    parts: dict[str, list[float]] = {name: [] for name in ("forward", "backward", "update", *spent)}
+    try:
+        for step in range(warmup + steps):
+            if step == warmup:  # the wrappers cost a little themselves: warm up without them
+                ops.FORWARD.update({k: timed("forward rules", f) for k, f in saved[0].items()})
+                ops.BACKWARD.update({k: timed("backward rules", f) for k, f in saved[1].items()})
+                tensor_module.topological_order = timed("topological sort", saved[2])
+            for part in spent:
+                spent[part] = 0
+            t0 = clock()
+            loss = forward()
+            t1 = clock()
+            for p in params:
+                p.grad = None
+            loss.backward()
+            t2 = clock()
+            forward_rules = spent["forward rules"]
+            for p in params:
+                p.data -= 1e-4 * p.grad
+            t3 = clock()
+            if step >= warmup:
+                for part, ns in (("forward", t1 - t0), ("backward", t2 - t1), ("update", t3 - t2)):
+                    parts[part].append(ns / 1e3)
+                parts["forward rules"].append(forward_rules / 1e3)
+                parts["backward rules"].append(spent["backward rules"] / 1e3)
+                parts["topological sort"].append(spent["topological sort"] / 1e3)
+    finally:
+        ops.FORWARD.update(saved[0])
+        ops.BACKWARD.update(saved[1])
+        tensor_module.topological_order = saved[2]
+    median = {part: statistics.median(values) for part, values in parts.items()}
+    print(f"\nprofile of ninjagrad's mlp step, median µs per step over {steps} steps (timers included):")
+    print(f"  forward   {median['forward']:6.1f}  of which NumPy rules {median['forward rules']:6.1f}")
+    print(
+        f"  backward  {median['backward']:6.1f}  of which NumPy rules {median['backward rules']:6.1f}, "
+        f"topological sort {median['topological sort']:5.1f}"
+    )
+    print(f"  update    {median['update']:6.1f}  (7 x p.data -= lr * p.grad)")
+    rules = median["forward rules"] + median["backward rules"]
+    total = median["forward"] + median["backward"] + median["update"]
+    print(f"  NumPy rules in all: {rules:.1f} of {total:.1f}")
+
+
 def at_least(minimum: int) -> Callable[[str], int]:
     """An argparse type: an integer no smaller than ``minimum`` (a bad value is a usage error, exit 2)."""
 
@@ -204,6 +281,7 @@ def main() -> None:
     parser.add_argument(
         "--warmup", type=at_least(0), default=200, help="untimed steps per engine first (default 200)"
     )
+    parser.add_argument("--profile", action="store_true", help="also split ninjagrad's mlp step into parts")
     args = parser.parse_args()
     threads = torch.get_num_threads()
     versions = f"numpy {np.__version__}, torch {torch.__version__} (default {threads} threads)"
@@ -225,7 +303,9 @@ def main() -> None:
             f"{title:<30} | {r['ninjagrad_us']:>12.0f} | {r['torch_us']:>16.0f} | {r['ratio_torch']:>5.2f} | "
             f"{r['torch_1thread_us']:>15.0f} | {r['ratio_torch_1thread']:>5.2f}"
         )
-    print("\nratio = median over rounds of (ninjagrad time / PyTorch time); goal for mlp: <= 0.50")
+    print("\nratio = median over rounds of (ninjagrad time / PyTorch time); goal for mlp: <= 0.40")
+    if args.profile:
+        profile_mlp()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """The shared topological sort: parents first, each node once, deterministic, no recursion."""
 
+import random
+
 from ninjagrad.graph import edges, topological_order
 
 
@@ -58,3 +60,23 @@ def test_order_follows_argument_order_and_is_repeatable():
     root = Node("root", *leaves)
     assert names(topological_order(root)) == [f"x{i}" for i in range(50)] + ["root"]
     assert names(topological_order(root)) == names(topological_order(root))
+
+
+def test_order_is_the_depth_first_post_order_on_a_random_graph():
+    # The definition, written recursively (fine at this depth): parents in argument order, each node placed
+    # after all of its parents, the first time it is reached. Leaves and inner nodes mixed, shared nodes.
+    rng = random.Random(0)
+    nodes = [Node(f"leaf{i}") for i in range(8)]
+    for i in range(60):
+        nodes.append(Node(f"n{i}", *rng.sample(nodes, rng.randint(1, 4))))
+    root = Node("root", *nodes[-5:])
+
+    def post_order(node, seen, out):
+        seen.add(id(node))
+        for parent in node._prev:
+            if id(parent) not in seen:
+                post_order(parent, seen, out)
+        out.append(node)
+        return out
+
+    assert names(topological_order(root)) == names(post_order(root, set(), []))

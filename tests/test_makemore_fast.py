@@ -45,11 +45,17 @@ def assert_close(actual, exact, bound, name):
     assert error <= bound * scale, f"{name}: max error {error:.3g} > {bound / EPS32:.0f} eps x {scale:.3g}"
 
 
+# Both ways of computing tanh (NumPy's loop, chosen where it is fast, and the exp formula), on any CPU.
+TANH_PATHS = pytest.mark.parametrize("numpy_tanh", [True, False], ids=["np.tanh", "exp formula"])
+
+
+@TANH_PATHS
 @pytest.mark.parametrize("config", [ModelConfig(), ModelConfig(n_hidden=64, n_embd=4, block_size=5)])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_one_step_matches_the_atomic_chain_in_float64(config, seed):
+def test_one_step_matches_the_atomic_chain_in_float64(config, seed, numpy_tanh):
     config, params, Xs, Ys = setup(seed, config)
     step = TrainStep(config, params, batch_size=32)
+    step._numpy_tanh = numpy_tanh
     loss = step(Xs[0], Ys[0], lr=0.1)
     expected_loss, grads, updated = atomic_sgd_step(params, Xs[0], Ys[0], 0.1)
     assert abs(loss - expected_loss) <= TOL * expected_loss
@@ -89,12 +95,14 @@ def test_small_batch_with_repeated_characters():
         assert_close(step.params[name], updated[name], TOL, name)
 
 
-def test_saturated_tanh_is_exact_and_silent():
-    # tanh is computed as 1 - 2 / (exp(x)**2 + 1): for |x| > 44, exp(x)**2 overflows to inf and tanh must be
-    # exactly +-1 with a zero derivative, and no warning escapes.
+@TANH_PATHS
+def test_saturated_tanh_is_exact_and_silent(numpy_tanh):
+    # With the formula 1 - 2 / (exp(x)**2 + 1), exp(x)**2 overflows to inf for |x| > 44; either way tanh must
+    # be exactly +-1 with a zero derivative, and no warning escapes.
     config, params, Xs, Ys = setup(9)
     params["bngain"] = np.full_like(params["bngain"], 300.0)  # hpreact far beyond +-44
     step = TrainStep(config, params, batch_size=32)
+    step._numpy_tanh = numpy_tanh
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         loss = step(Xs[0], Ys[0], lr=0.1)
@@ -110,15 +118,17 @@ def test_saturated_tanh_is_exact_and_silent():
             assert_close(step.updates[name] / np.float32(0.1), grads[name], bound, name)
 
 
-def test_steps_give_the_same_bits_however_they_are_split_into_calls():
+@TANH_PATHS
+def test_steps_give_the_same_bits_however_they_are_split_into_calls(numpy_tanh):
     # What exact resume relies on: run() prepares its batches in chunks, and a resumed run starts anywhere.
     config, params, Xs, Ys = setup(10, steps=150)
-    one_call = TrainStep(config, params, batch_size=32)
+    one_call, pieces, singles = (TrainStep(config, params, batch_size=32) for _ in range(3))
+    for step in (one_call, pieces, singles):
+        step._numpy_tanh = numpy_tanh
     losses = one_call.run(Xs, Ys, 0.1)
-    pieces, piece_losses = TrainStep(config, params, batch_size=32), []
+    piece_losses = []
     for first, last in [(0, 7), (7, 8), (8, 100), (100, 150)]:
         piece_losses.append(pieces.run(Xs[first:last], Ys[first:last], 0.1))
-    singles = TrainStep(config, params, batch_size=32)
     single_losses = [singles(Xs[i], Ys[i], 0.1) for i in range(150)]
     assert losses.dtype == np.float32 and losses.shape == (150,)
     assert np.array_equal(losses, np.concatenate(piece_losses))
@@ -203,3 +213,14 @@ def test_bad_arguments_are_user_errors():
     step = TrainStep(config, params, batch_size=32)
     with pytest.raises(UserError, match="normal float32"):
         step(np.zeros((32, 3), dtype=int), np.zeros(32, dtype=int), lr=1e-45)
+
+
+def test_the_tanh_paths_agree_to_float32_rounding():
+    # The two ways differ only in rounding: a few float32 eps of tanh, absolute.
+    config, params, Xs, Ys = setup(11, steps=3)
+    steps = [TrainStep(config, params, batch_size=32) for _ in range(2)]
+    steps[0]._numpy_tanh, steps[1]._numpy_tanh = True, False
+    losses = [step.run(Xs, Ys, 0.1) for step in steps]
+    assert np.abs(losses[0] - losses[1]).max() <= TOL * losses[0].max()
+    for name in PARAM_NAMES:
+        assert_close(steps[0].params[name], steps[1].params[name], 3 * TOL, name)

@@ -19,21 +19,25 @@ def topological_order(root: Any) -> list[Any]:
     """Every node ``root`` depends on, parents before children; ``root`` itself is last.
 
     Depth-first, post-order, with an explicit stack of (node, iterator over its parents). Nodes are
-    recognised by identity (``id``), so node types are free to overload ``==`` (tensors do).
+    recognised by identity (``id``), so node types are free to overload ``==`` (tensors do). A leaf (no
+    parents) is placed as soon as it is met, without a visit of its own: the same order, fewer steps.
     """
     order: list[Any] = []
     seen = {id(root)}
     stack = [(root, iter(root._prev))]
+    place, mark, visit = order.append, seen.add, stack.append
     while stack:
         node, parents = stack[-1]
         for parent in parents:
             if id(parent) not in seen:
-                seen.add(id(parent))
-                stack.append((parent, iter(parent._prev)))
-                break
+                mark(id(parent))
+                if parent._prev:
+                    visit((parent, iter(parent._prev)))
+                    break
+                place(parent)
         else:  # every parent is placed: the node can follow them
             stack.pop()
-            order.append(node)
+            place(node)
     return order
 
 

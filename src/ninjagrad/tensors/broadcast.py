@@ -23,10 +23,10 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         return grad
     leading = grad.ndim - len(shape)
     if leading > 0:
-        grad = grad.sum(axis=tuple(range(leading)))
+        grad = np.add.reduce(grad, axis=tuple(range(leading)))
         if grad.shape == shape:  # a bias (H,) under (n, H): done
             return grad
     stretched = tuple(axis for axis, size in enumerate(shape) if size == 1 and grad.shape[axis] != 1)
     if stretched:
-        grad = grad.sum(axis=stretched, keepdims=True)
+        grad = np.add.reduce(grad, axis=stretched, keepdims=True)
     return grad

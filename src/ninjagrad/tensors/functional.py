@@ -89,13 +89,13 @@ def log_softmax(input: Tensor, dim: int) -> Tensor:
 def _cross_entropy(logits, targets, reduction):
     n = logits.shape[0]
     rows = np.arange(n)
-    shifted = logits - logits.max(axis=1, keepdims=True)  # (n, C), the row maximum is 0: exp cannot overflow
+    shifted = logits - np.maximum.reduce(logits, axis=1, keepdims=True)  # (n, C), each row's max is 0
     counts = np.exp(shifted)  # (n, C)
-    counts_sum = counts.sum(axis=1, keepdims=True)  # (n, 1)
+    counts_sum = np.add.reduce(counts, axis=1, keepdims=True)  # (n, 1)
     losses = np.log(counts_sum[:, 0]) - shifted[rows, targets]  # (n,) -log softmax(logits)[i, target_i]
     probs = counts / counts_sum  # (n, C), kept for the backward
     if reduction == "mean":
-        loss = losses.sum() / n
+        loss = np.add.reduce(losses) / n
     elif reduction == "sum":
         loss = losses.sum()
     else:

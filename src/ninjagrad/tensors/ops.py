@@ -113,9 +113,9 @@ def sub(a, b):
 
 @backward("sub")
 def sub_backward(saved, dout):
-    """da = dout, db = -dout."""
+    """da = dout, db = -dout (negated after the sum back to shape: the same numbers, one pass less)."""
     a_shape, b_shape = saved
-    return unbroadcast(dout, a_shape), unbroadcast(-dout, b_shape)
+    return unbroadcast(dout, a_shape), -unbroadcast(dout, b_shape)
 
 
 @forward("mul")
@@ -419,9 +419,13 @@ def matmul_backward(saved, dout):
 # Reductions. `dim` is None (all axes), an int or a tuple of ints; `keepdim` as in PyTorch.
 
 
+# The reductions call the ufuncs' reduce directly: what ndarray.sum and .max compute, bit for bit, minus a
+# layer of Python.
+
+
 @forward("sum")
 def sum_(x, dim, keepdim):
-    return x.sum(axis=dim, keepdims=keepdim), (x.shape, dim, keepdim)
+    return np.add.reduce(x, axis=dim, keepdims=keepdim), (x.shape, dim, keepdim)
 
 
 @backward("sum")
@@ -433,8 +437,8 @@ def sum_backward(saved, dout):
 
 @forward("mean")
 def mean(x, dim, keepdim):
-    # The sum divided by n is what np.mean computes, bit for bit, minus its Python-level overhead.
-    return x.sum(axis=dim, keepdims=keepdim) / reduced_size(x.shape, dim), (x.shape, dim, keepdim)
+    # The sum divided by n is what np.mean computes, bit for bit.
+    return np.add.reduce(x, axis=dim, keepdims=keepdim) / reduced_size(x.shape, dim), (x.shape, dim, keepdim)
 
 
 @backward("mean")
@@ -447,10 +451,10 @@ def mean_backward(saved, dout):
 @forward("var")
 def var(x, dim, keepdim, correction):
     n = reduced_size(x.shape, dim)
-    centered = x - x.sum(axis=dim, keepdims=True) / n
+    centered = x - np.add.reduce(x, axis=dim, keepdims=True) / n
     # Too few numbers (n - correction <= 0, or an empty tensor) divide by 0: NaN, and NumPy warns, as
     # PyTorch does.
-    y = (centered**2).sum(axis=dim, keepdims=keepdim) / max(n - correction, 0)
+    y = np.add.reduce(centered**2, axis=dim, keepdims=keepdim) / max(n - correction, 0)
     return y, (centered, dim, keepdim, n - correction)
 
 

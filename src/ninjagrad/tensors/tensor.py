@@ -303,11 +303,17 @@ class Tensor:
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         """NumPy meeting a tensor: ``ndarray * tensor`` is tensor arithmetic (in the graph); anything else
         (``np.abs(t)``, ``W.data += -lr * W.grad``) runs on the data and gives arrays, with no graph."""
-        if not kwargs and method == "__call__" and len(inputs) == 2:
-            methods = _UFUNC_METHODS.get(ufunc)
-            if methods is not None:
-                a, b = inputs
-                return getattr(a, methods[0])(b) if isinstance(a, Tensor) else getattr(b, methods[1])(a)
+        if method == "__call__" and len(inputs) == 2:
+            a, b = inputs
+            if not kwargs:
+                methods = _UFUNC_METHODS.get(ufunc)
+                if methods is not None:
+                    return getattr(a, methods[0])(b) if isinstance(a, Tensor) else getattr(b, methods[1])(a)
+            elif type(b) is Tensor and type(a) is np.ndarray and kwargs.keys() == {"out"}:
+                # W.data -= lr * W.grad: NumPy asks with out=(W.data,); the SGD update, answered directly
+                out = kwargs["out"]
+                if len(out) == 1 and type(out[0]) is np.ndarray:
+                    return ufunc(a, b.data, out=out)
         inputs = [x.data if isinstance(x, Tensor) else x for x in inputs]
         out = kwargs.get("out")
         if out is not None:
@@ -389,8 +395,9 @@ class Tensor:
                 )
         rules = ops.BACKWARD
         grads = {self: gradient}  # gradients still being accumulated, by node (hashed by identity)
+        take, pending = grads.pop, grads.get
         for node in reversed(topological_order(self)):
-            dnode = grads.pop(node, None)
+            dnode = take(node, None)
             if dnode is None:  # no gradient reached it (it needs none)
                 continue
             if not node._prev:
@@ -405,10 +412,9 @@ class Tensor:
                 node._accumulate_grad(dnode)
             dinputs = rules[node._op](node._saved, dnode)
             for parent, dparent in zip(node._prev, dinputs, strict=True):
-                if not parent._requires_grad:
-                    continue
-                earlier = grads.get(parent)
-                grads[parent] = dparent if earlier is None else earlier + dparent
+                if parent._requires_grad:
+                    earlier = pending(parent)
+                    grads[parent] = dparent if earlier is None else earlier + dparent
             if not retain_graph:
                 node._prev = ()
                 node._saved = None
