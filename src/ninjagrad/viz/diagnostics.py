@@ -35,13 +35,13 @@ def write_diagnostic_plots(
     if recorder.latest is None:
         return []
     directory = Path(directory)
-    figures = {
-        ACTIVATIONS: _activations(recorder),
-        GRADIENTS: _gradients(recorder),
-        UPDATE_RATIO: _update_ratio(recorder),
-        BATCHNORM: _batchnorm(recorder, bnmean, bnvar),
+    draw = {
+        ACTIVATIONS: lambda: _activations(recorder),
+        GRADIENTS: lambda: _gradients(recorder),
+        UPDATE_RATIO: lambda: _update_ratio(recorder),
+        BATCHNORM: lambda: _batchnorm(recorder, bnmean, bnvar),
     }
-    return [_save(figure, directory / name) for name, figure in figures.items()]
+    return [_save(figure(), directory / name) for name, figure in draw.items()]  # one figure alive at a time
 
 
 def _figure(width: float = 11, height: float = 4.2):
