@@ -87,12 +87,13 @@ def log_softmax(input: Tensor, dim: int) -> Tensor:
 
 @forward("cross_entropy")
 def _cross_entropy(logits, targets, reduction):
-    n = logits.shape[0]
-    rows = np.arange(n)
+    n, classes = logits.shape
+    picked = np.arange(n) * classes + targets  # (n,) where each row's target sits in the flattened (n, C)
     shifted = logits - np.maximum.reduce(logits, axis=1, keepdims=True)  # (n, C), each row's max is 0
     counts = np.exp(shifted)  # (n, C)
     counts_sum = np.add.reduce(counts, axis=1, keepdims=True)  # (n, 1)
-    losses = np.log(counts_sum[:, 0]) - shifted[rows, targets]  # (n,) -log softmax(logits)[i, target_i]
+    # (n,) -log softmax(logits)[i, target_i]
+    losses = np.log(counts_sum[:, 0]) - shifted.reshape(-1)[picked]
     probs = counts / counts_sum  # (n, C), kept for the backward
     if reduction == "mean":
         loss = np.add.reduce(losses) / n
@@ -100,7 +101,7 @@ def _cross_entropy(logits, targets, reduction):
         loss = losses.sum()
     else:
         loss = losses
-    return loss, (probs, targets, reduction)
+    return loss, (probs, picked, reduction)
 
 
 @backward("cross_entropy")
@@ -110,10 +111,10 @@ def _cross_entropy_backward(saved, dloss):
     Backprop ninja exercise 2: the whole log_softmax-and-pick chain collapses to "the probabilities, minus
     one at the right answer".
     """
-    probs, targets, reduction = saved
+    probs, picked, reduction = saved
     n = probs.shape[0]
     dlogits = probs.copy()  # (n, C)
-    dlogits[np.arange(n), targets] -= 1  # softmax - onehot
+    dlogits.reshape(-1)[picked] -= 1  # softmax - onehot (one flat index per row: cheaper than a pair)
     if reduction == "mean":
         dlogits *= dloss / n
     elif reduction == "sum":
@@ -137,7 +138,8 @@ def cross_entropy(input: Tensor, target: Any, reduction: str = "mean") -> Tensor
             f"cross_entropy expects integer class indices of shape {input.shape[:1]} for logits of shape "
             f"{input.shape}, got {targets.dtype} of shape {targets.shape}"
         )
-    if targets.size and (targets.min() < 0 or targets.max() >= input.shape[1]):
+    # One comparison finds both kinds of bad target: as unsigned numbers, negative ones are huge.
+    if targets.size and np.maximum.reduce(targets.astype(np.uint64, copy=False)) >= input.shape[1]:
         raise ValueError(
             f"cross_entropy targets must lie in 0..{input.shape[1] - 1} (the logits have {input.shape[1]} "
             f"classes), got values from {targets.min()} to {targets.max()}"

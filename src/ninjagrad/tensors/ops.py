@@ -567,9 +567,17 @@ def permute_backward(saved, dout):
     return (np.transpose(dout, np.argsort(dims)),)
 
 
+def picks_rows(x: np.ndarray, index: Any) -> bool:
+    """Whether ``x[index]`` picks whole rows with one integer array (the lecture's ``C[Xb]``): then
+    ``take`` along dim 0 makes the same copy without NumPy's general indexing machinery."""
+    return type(index) is np.ndarray and index.dtype.kind == "i" and index.ndim > 0 and x.ndim > 0
+
+
 @forward("getitem")
 def getitem(x, index, advanced):
     """``x[index]``; ``advanced`` says whether the index holds integer/boolean arrays (so may repeat)."""
+    if picks_rows(x, index):
+        return x.take(index, axis=0), (x.shape, index, "rows")  # the same IndexError when out of range
     return x[index], (x.shape, index, advanced)
 
 
@@ -580,8 +588,17 @@ def getitem_backward(saved, dout):
     With integer arrays an element can be picked several times (``C[Xb]`` picks the same character embedding
     for every occurrence), and each pick contributes: ``np.add.at`` is the scatter-*add* that sums them,
     where ``dx[index] += dout`` would keep only the last write. Basic indices (ints, slices) never repeat.
+    Whole rows are scattered element by element into the flat array, where ``np.add.at`` is fastest: each
+    element still receives its picks in the same order, so the sums are the same to the bit.
     """
     shape, index, advanced = saved
+    if advanced == "rows":
+        rows, row_size = shape[0], math.prod(shape[1:])
+        first = (index.reshape(-1, 1) % rows) * row_size  # (picks, 1) where each picked row starts
+        flat = (first + np.arange(row_size)).reshape(-1)  # (picks * row_size,) every element picked
+        dx = np.zeros(rows * row_size, dtype=dout.dtype)
+        np.add.at(dx, flat, dout.reshape(-1))
+        return (dx.reshape(shape),)
     dx = np.zeros(shape, dtype=dout.dtype)
     if advanced:
         np.add.at(dx, index, dout)
