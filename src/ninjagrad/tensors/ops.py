@@ -255,7 +255,11 @@ def tanh(x):
 def tanh_backward(saved, dout):
     """dx = dout * (1 - y**2), the derivative of tanh written with its output y."""
     (y,) = saved
-    return (dout * (1 - y**2),)
+    if y.ndim == 0 or dout.dtype != y.dtype:  # NumPy makes scalars of 0-d results; a float64 dout promotes
+        return (dout * (1 - y**2),)
+    slope = np.square(y)  # y**2, then 1 - y**2 and the product in this one buffer: the same numbers
+    np.subtract(1, slope, out=slope)
+    return (np.multiply(dout, slope, out=slope),)
 
 
 @forward("abs")
@@ -594,8 +598,9 @@ def getitem_backward(saved, dout):
     shape, index, advanced = saved
     if advanced == "rows":
         rows, row_size = shape[0], math.prod(shape[1:])
-        first = (index.reshape(-1, 1) % rows) * row_size  # (picks, 1) where each picked row starts
-        flat = (first + np.arange(row_size)).reshape(-1)  # (picks * row_size,) every element picked
+        # (picks * row_size,) every element picked; a negative row r gives r * row_size + column, which
+        # counts from the end of the flat array just as r counts from the last row
+        flat = (index.reshape(-1, 1) * row_size + np.arange(row_size)).reshape(-1)
         dx = np.zeros(rows * row_size, dtype=dout.dtype)
         np.add.at(dx, flat, dout.reshape(-1))
         return (dx.reshape(shape),)
