@@ -511,9 +511,13 @@ class Tensor:
         return apply_op("sub", (b, a))
 
     def __mul__(self, other: Any) -> Tensor:
+        if type(other) is float and not self._requires_grad and self.data.dtype.kind == "f":
+            return _scaled(self, other)
         return apply_op("mul", self._operands(other))
 
     def __rmul__(self, other: Any) -> Tensor:
+        if type(other) is float and not self._requires_grad and self.data.dtype.kind == "f":
+            return _scaled(self, other)  # lr * p.grad in an SGD update
         a, b = self._operands(other)
         return apply_op("mul", (b, a))
 
@@ -945,6 +949,13 @@ def _in_place_dtype_error(result: np.dtype, dtype: np.dtype) -> TypeError:
         f"an in-place op would turn a {dtype} tensor into {result} (result type {result} can't be cast to "
         f"{dtype}, as in PyTorch); write it out of place (x = x + y) or convert first (x.float())"
     )
+
+
+def _scaled(t: Tensor, number: float) -> Tensor:
+    """``t * number`` for a float tensor that needs no gradient (``lr * p.grad``): no node to record, so only
+    the product, the number in ``t``'s dtype as ``_operands`` makes it (the same bits as the "mul" op)."""
+    out = np.multiply(np.asarray(number, dtype=t.data.dtype), t.data)
+    return _leaf(out if type(out) is np.ndarray else np.asarray(out))
 
 
 def _power(base: Tensor, exponent: Tensor) -> Tensor:
