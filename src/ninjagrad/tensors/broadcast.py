@@ -9,6 +9,8 @@ and no other code sums gradients back to shape.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 
@@ -21,12 +23,19 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """
     if grad.shape == shape:  # nothing was broadcast: the common case, and free
         return grad
-    leading = grad.ndim - len(shape)
-    if leading > 0:
-        grad = np.add.reduce(grad, axis=tuple(range(leading)))
-        if grad.shape == shape:  # a bias (H,) under (n, H): done
-            return grad
-    stretched = tuple(axis for axis, size in enumerate(shape) if size == 1 and grad.shape[axis] != 1)
+    leading, stretched = summed_axes(grad.shape, shape)
+    if leading:
+        grad = np.add.reduce(grad, axis=leading)
     if stretched:
         grad = np.add.reduce(grad, axis=stretched, keepdims=True)
     return grad
+
+
+@functools.lru_cache(maxsize=1024)
+def summed_axes(grad_shape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    """The axes ``unbroadcast`` sums, worked out once per pair of shapes: the leading ones (axes of
+    ``grad_shape``), then the stretched ones (axes of what is left, where ``shape`` has size 1)."""
+    leading = max(len(grad_shape) - len(shape), 0)
+    kept = grad_shape[leading:]  # the shape after the leading axes are summed
+    stretched = tuple(axis for axis, size in enumerate(shape) if size == 1 and kept[axis] != 1)
+    return tuple(range(leading)), stretched

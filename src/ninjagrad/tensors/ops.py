@@ -67,6 +67,8 @@ def broadcast_error(op: str, a: np.ndarray, b: np.ndarray) -> ValueError:
 
 def reduced_size(shape: tuple[int, ...], dim: int | tuple[int, ...] | None) -> int:
     """How many elements a reduction over ``dim`` combines into each output element."""
+    if type(dim) is int:  # the common case (mean(0)), without building a tuple
+        return shape[dim]
     if dim is None:
         return math.prod(shape)
     dims = (dim,) if isinstance(dim, int) else dim
