@@ -25,8 +25,14 @@ class Edit:
     kind: str  # "swap", "missing_factor", "exponent", "sign", "axis", "keepdim", ...
     words: str  # what the edit does, in the learner's terms (without giving the fix)
     statements: tuple[ast.stmt, ...]  # the mutated reference statements
-    changed: str = ""  # the mutated sub-expression, as code (what the learner's line computes)
+    replacement: ast.AST | None = None  # the mutated sub-expression (what the learner's line computes)
     whole: bool = False  # the whole gradient scaled by a constant: says the least, used only alone
+
+    @property
+    def changed(self) -> str:
+        """The mutated sub-expression as code ("" for a dropped step or a whole-gradient factor); written
+        out only for the edits that fit, not for every candidate."""
+        return "" if self.replacement is None else ast.unparse(self.replacement)
 
 
 def edits(
@@ -48,13 +54,12 @@ def edits(
             if _number(arg) is not None
             for part in ast.walk(arg)
         }
-        for position, node in enumerate(_expression_nodes(statement)):
+        for position, (node, path) in enumerate(_expression_paths(statement)):
             if id(node) in arguments:
                 continue  # an axis or a size: the reduction's own edits change it
             for kind, words, replacement in _node_edits(node, shapes, own, definitions, position == 0):
-                mutated = _replace(statement, position, replacement)
-                yield Edit(kind, words, (*statements[:index], mutated, *statements[index + 1 :]),
-                           ast.unparse(replacement))  # fmt: skip
+                mutated = _replace(statement, path, replacement)
+                yield Edit(kind, words, (*statements[:index], mutated, *statements[index + 1 :]), replacement)
         if index > 0:  # a step left out
             yield Edit(*_dropped(statement, variable), (*statements[:index], *statements[index + 1 :]))
             if isinstance(statement, ast.AugAssign):
@@ -107,32 +112,62 @@ def _dropped(statement: ast.stmt, variable: str) -> tuple[str, str]:
     return "missing_term", "one of the steps of the right gradient is missing"
 
 
-def _expression_nodes(statement: ast.stmt) -> list[ast.AST]:
-    """The statement's expression nodes that may be edited (not its target), in a fixed order."""
-    roots = [statement.value] if hasattr(statement, "value") and statement.value is not None else []
+Path = tuple[tuple[str, int | None], ...]  # from a statement to one of its nodes: (field, index in a list)
+
+
+def _expression_paths(statement: ast.stmt) -> list[tuple[ast.AST, Path]]:
+    """The statement's expression nodes that may be edited (not its target), in a fixed order (depth first,
+    children in field order, through expressions only), each with its path from the statement."""
+    roots: list[tuple[ast.AST, Path]] = []
     if isinstance(statement, ast.Expr):
-        roots = list(statement.value.args) if isinstance(statement.value, ast.Call) else []
-    nodes: list[ast.AST] = []
+        if isinstance(statement.value, ast.Call):
+            roots = [(arg, (("value", None), ("args", i))) for i, arg in enumerate(statement.value.args)]
+    elif getattr(statement, "value", None) is not None:
+        roots = [(statement.value, (("value", None),))]
+    nodes: list[tuple[ast.AST, Path]] = []
     stack = list(reversed(roots))
     while stack:
-        node = stack.pop()
-        nodes.append(node)
-        stack.extend(reversed([child for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr)]))
+        node, path = stack.pop()
+        nodes.append((node, path))
+        children = []
+        for name, value in ast.iter_fields(node):
+            if isinstance(value, ast.expr):
+                children.append((value, (*path, (name, None))))
+            elif isinstance(value, list):
+                children.extend(
+                    (item, (*path, (name, i))) for i, item in enumerate(value) if isinstance(item, ast.expr)
+                )
+        stack.extend(reversed(children))
     return nodes
 
 
-def _replace(statement: ast.stmt, position: int, replacement: ast.AST) -> ast.stmt:
-    mutated = copy.deepcopy(statement)
-    target = _expression_nodes(mutated)[position]
-    for parent in ast.walk(mutated):
-        for name, value in ast.iter_fields(parent):
-            if value is target:
-                setattr(parent, name, replacement)
-                return mutated
-            if isinstance(value, list) and any(item is target for item in value):
-                setattr(parent, name, [replacement if item is target else item for item in value])
-                return mutated
-    return mutated  # pragma: no cover  (every expression node has a parent)
+def _replace(statement: ast.stmt, path: Path, replacement: ast.AST) -> ast.stmt:
+    """A copy of ``statement`` with the node at ``path`` replaced. Only the nodes on the way there are
+    copied; the rest is shared with the reference's statement, which nothing changes."""
+    if not hasattr(replacement, "lineno"):
+        ast.copy_location(replacement, _at(statement, path))
+    ast.fix_missing_locations(replacement)  # its new nodes (a new constant inside a copied call, ...)
+    mutated = copy.copy(statement)
+    parent = mutated
+    for depth, (name, index) in enumerate(path):
+        last = depth == len(path) - 1
+        if index is None:
+            child = replacement if last else copy.copy(getattr(parent, name))
+            setattr(parent, name, child)
+        else:
+            items = list(getattr(parent, name))
+            child = replacement if last else copy.copy(items[index])
+            items[index] = child
+            setattr(parent, name, items)
+        parent = child
+    return mutated
+
+
+def _at(statement: ast.stmt, path: Path) -> ast.AST:
+    node: Any = statement
+    for name, index in path:
+        node = getattr(node, name) if index is None else getattr(node, name)[index]
+    return node
 
 
 def _node_edits(node: ast.AST, shapes: Mapping[str, tuple[int, ...]], own: str, definitions, root: bool):
@@ -317,14 +352,16 @@ def _fmt(k: float) -> str:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def run_edit(edit: Edit, namespace: Mapping[str, Any], variable: str, code: Any = None) -> np.ndarray | None:
+def run_edit(
+    edit: Edit, namespace: Mapping[str, Any], variable: str, code: Any = None, names: set[str] | None = None
+) -> np.ndarray | None:
     """The value ``variable`` gets from the edited statements (``code``, if compiled already), in a copy of
-    ``namespace`` whose arrays they name are copies too (None if they raise)."""
+    ``namespace`` whose arrays they name (``names``, if listed already) are copies too (None if they
+    raise)."""
     scope = dict(namespace)
-    for node in edit.statements:
-        for name in ast.walk(node):
-            if isinstance(name, ast.Name) and isinstance(scope.get(name.id), np.ndarray):
-                scope[name.id] = scope[name.id].copy()
+    for name in _named(edit) if names is None else names:
+        if isinstance(scope.get(name), np.ndarray):
+            scope[name] = scope[name].copy()
     scope.pop(variable, None)
     try:
         with np.errstate(all="ignore"):
@@ -334,19 +371,38 @@ def run_edit(edit: Edit, namespace: Mapping[str, Any], variable: str, code: Any 
         return None
 
 
+def _named(edit: Edit) -> set[str]:
+    return {
+        node.id for statement in edit.statements for node in ast.walk(statement) if isinstance(node, ast.Name)
+    }
+
+
 def compiled(edit: Edit) -> Any:
     """The edited statements' code (ninjagrad's own reference lines, mutated; never a learner's). Only the
-    new nodes lack a location, so fixing locations changes no node of the reference's."""
+    new nodes lack a location (``_replace`` gives its own theirs), so fixing locations changes no node of
+    the reference's."""
+    for statement in edit.statements:
+        if not hasattr(statement, "lineno"):  # a statement made here (``dX = ...`` for ``dX += ...``)
+            ast.fix_missing_locations(statement)
     module = ast.Module(list(edit.statements), [])
-    return compile(ast.fix_missing_locations(module), "<edit>", "exec")
+    try:
+        return compile(module, "<edit>", "exec")
+    except (TypeError, ValueError):  # a new node without a location somewhere else
+        return compile(ast.fix_missing_locations(module), "<edit>", "exec")
 
 
 def same(a: np.ndarray, b: np.ndarray) -> bool:
-    """Equal shapes and values within float32 rounding of the larger (an edit reproduces a value)."""
+    """Equal shapes and values within float32 rounding of the larger (an edit reproduces a value).
+    ``np.allclose(a, b, rtol=1e-4, atol=1e-5 * max|b|)`` on finite values, written out: it runs for every
+    candidate edit."""
     if a.shape != b.shape or not np.isfinite(a).all() or not np.isfinite(b).all():
         return False
-    scale = max(float(np.abs(b).max()) if b.size else 0.0, 1e-30)
-    return bool(np.allclose(a, b, rtol=1e-4, atol=1e-5 * scale))
+    y = np.asanyarray(b, dtype=np.result_type(b, 1.0))  # as allclose: b made inexact (no copy if it is)
+    magnitude = np.abs(y)
+    scale = float((magnitude if y is b else np.abs(b)).max()) if b.size else 0.0
+    atol = 1e-5 * max(scale, 1e-30)
+    with np.errstate(invalid="ignore"):
+        return bool(np.all(np.abs(a - y) <= atol + 1e-4 * magnitude))
 
 
 def explain(
@@ -376,9 +432,9 @@ def explain(
     definitions["__lines__"] = lines  # type: ignore[assignment]
     found = []
     for edit in edits(statements, variable, shapes, own, definitions):
-        code = compiled(edit)  # once, for every run
+        code, names = compiled(edit), _named(edit)  # once, for every run
         for mine, right, values in runs:
-            got = run_edit(edit, values, variable, code)
+            got = run_edit(edit, values, variable, code, names)
             if got is None or not same(got, mine) or same(got, right):
                 break
         else:
