@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -76,7 +77,7 @@ def edits(
                     )
                     yield Edit("missing_accumulation", words, _swap(statements, index, assign))
     for factor, kind, words in _FACTORS:
-        scaled = ast.parse(f"{variable} = {variable} * ({factor})").body[0]
+        scaled = _scaled(variable, factor)
         yield Edit(kind, words.format(factor=factor), (*statements, scaled), whole=True)
 
 
@@ -89,6 +90,12 @@ _FACTORS = (
     ("n / (n - 1)", "n_minus_1", "divided by n - 1 where the right one divides by n"),
     ("(n - 1) / n", "n_minus_1", "divided by n where the right one divides by n - 1"),
 )
+
+
+@functools.lru_cache(maxsize=256)
+def _scaled(variable: str, factor: str) -> ast.stmt:
+    """``variable = variable * (factor)``, parsed once (edits share it: nothing changes their nodes)."""
+    return ast.parse(f"{variable} = {variable} * ({factor})").body[0]
 
 
 def _swap(statements, index, replacement):
@@ -173,14 +180,14 @@ def _at(statement: ast.stmt, path: Path) -> ast.AST:
 def _node_edits(node: ast.AST, shapes: Mapping[str, tuple[int, ...]], own: str, definitions, root: bool):
     """(kind, words, replacement) for each edit of one node."""
     if isinstance(node, ast.Name) and node.id in shapes:
-        lines = definitions.get("__lines__", {})
+        lines = definitions.get("__lines__", _Lines({}))
         for other in _swappable(node.id, shapes, own):
             words = f"it uses {other} where {node.id} belongs"
-            if node.id in lines and other in _names(lines[node.id]):
+            if node.id in lines and other in lines.names(node.id):
                 words += (
                     f" (`{node.id} = {lines[node.id]}`: the local derivative here is written with its result)"
                 )
-            elif other in lines and node.id in _names(lines[other]):
+            elif other in lines and node.id in lines.names(other):
                 words += f" (`{other} = {lines[other]}` is computed from {node.id})"
             yield "swap", words, ast.Name(other, ast.Load())
         if node.id == "n" and shapes["n"] == "int":
@@ -304,8 +311,27 @@ def _factor_words(dropped: ast.AST, kept: ast.AST, root: bool) -> tuple[str, str
     return "missing_factor", "a factor of the right gradient is missing"
 
 
-def _names(code: str) -> set[str]:
-    return {n.id for n in ast.walk(ast.parse(code, mode="eval")) if isinstance(n, ast.Name)}
+class _Lines:
+    """The forward variables' defining expressions, as code and as the names they read; each written out
+    only when an edit's words need it (most swaps are of names defined by no single line)."""
+
+    def __init__(self, definitions: Mapping[str, ast.expr]):
+        self.definitions = definitions
+        self.code: dict[str, str] = {}
+        self.read: dict[str, set[str]] = {}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.definitions
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self.code:
+            self.code[name] = ast.unparse(self.definitions[name])
+        return self.code[name]
+
+    def names(self, name: str) -> set[str]:
+        if name not in self.read:
+            self.read[name] = _named_in([self.definitions[name]])
+        return self.read[name]
 
 
 def _is_transpose(node: ast.AST) -> bool:
@@ -372,9 +398,11 @@ def run_edit(
 
 
 def _named(edit: Edit) -> set[str]:
-    return {
-        node.id for statement in edit.statements for node in ast.walk(statement) if isinstance(node, ast.Name)
-    }
+    return _named_in(edit.statements)
+
+
+def _named_in(nodes) -> set[str]:
+    return {node.id for root in nodes for node in ast.walk(root) if isinstance(node, ast.Name)}
 
 
 def compiled(edit: Edit) -> Any:
@@ -423,7 +451,7 @@ def explain(
         and isinstance(value, (np.ndarray, np.number, float, int))
         and not isinstance(value, bool)
     }
-    lines = {name: ast.unparse(value) for name, value in definitions.items()}
+    lines = _Lines(definitions)
     definitions = {
         name: value.func
         for name, value in definitions.items()
@@ -431,8 +459,10 @@ def explain(
     }
     definitions["__lines__"] = lines  # type: ignore[assignment]
     found = []
+    base = _named_in(statements)  # the edited statements name these, and those of the new part
     for edit in edits(statements, variable, shapes, own, definitions):
-        code, names = compiled(edit), _named(edit)  # once, for every run
+        names = base | _named_in([edit.replacement]) if edit.replacement is not None else _named(edit)
+        code = compiled(edit)  # once, for every run
         for mine, right, values in runs:
             got = run_edit(edit, values, variable, code, names)
             if got is None or not same(got, mine) or same(got, right):
