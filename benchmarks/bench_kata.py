@@ -5,7 +5,8 @@ one with a mistake planted in every gradient's lines (a sign flipped, a factor d
 axis changed...: 26 rows wrong, each diagnosed). Each is checked RUNS times by a fresh CLI process, wall
 time as `/usr/bin/time -f %e` measures it; the median and the max are printed, with the goal met or missed
 on the max. With ``--old SRC`` (another tree's ``src``, e.g. a worktree of main), the same runs are made
-with that code too, alternated with this tree's, and shown side by side.
+with that code too, alternated with this tree's, and shown side by side (a tree of main, say:
+``git archive main src | tar -x -C /tmp/old`` gives /tmp/old/src).
 
 Run: .venv/bin/python benchmarks/bench_kata.py [--runs 5] [--old /path/to/other/src] [--keep DIR]
 """
@@ -23,6 +24,9 @@ from pathlib import Path
 
 GOAL = 1.5  # seconds per check, issue 11
 SRC = Path(__file__).resolve().parent.parent / "src"
+# the venv's console script, as a learner runs it; PYTHONPATH picks the tree it runs
+SCRIPT = Path(sys.executable).with_name("ninjagrad")
+NINJAGRAD = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "ninjagrad"]
 
 # (line of the solved workbook, the line with the mistake): one per gradient, in backward order
 PLANTED = [
@@ -112,7 +116,7 @@ def _env(src: Path) -> dict[str, str]:
 
 def check_once(path: Path, src: Path) -> tuple[float, int, str]:
     """One `ninjagrad kata check` in a fresh process: (wall seconds, exit code, the report's summary)."""
-    command = [sys.executable, "-m", "ninjagrad", "kata", "check", str(path)]
+    command = [*NINJAGRAD, "kata", "check", str(path)]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=_env(src))
     seconds = time.perf_counter() - start
