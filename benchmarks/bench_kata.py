@@ -91,7 +91,18 @@ def build(directory: Path) -> dict[str, Path]:
     """The three workbooks in ``directory``, by label."""
     solved = directory / "solved.py"
     subprocess.run(
-        [sys.executable, "-m", "ninjagrad", "kata", "new", "atomic", "--solved", "-o", str(solved)],
+        [
+            sys.executable,
+            "-m",
+            "ninjagrad",
+            "kata",
+            "new",
+            "atomic",
+            "--solved",
+            "--force",
+            "-o",
+            str(solved),
+        ],
         check=True,
         capture_output=True,
         env=_env(SRC),
