@@ -10,6 +10,7 @@ every data set and keeps those that reproduce the learner's value on all of them
 from __future__ import annotations
 
 import ast
+import collections
 import copy
 import functools
 from collections.abc import Iterator, Mapping
@@ -28,6 +29,9 @@ class Edit:
     statements: tuple[ast.stmt, ...]  # the mutated reference statements
     replacement: ast.AST | None = None  # the mutated sub-expression (what the learner's line computes)
     whole: bool = False  # the whole gradient scaled by a constant: says the least, used only alone
+    # (a, b) when the edit reads b where the reference reads a, its one use of a: the same as the reference's
+    # own code run with a bound to b's value (so it need not be compiled)
+    rebind: tuple[str, str] | None = None
 
     @property
     def changed(self) -> str:
@@ -46,6 +50,7 @@ def edits(
     """Every one-step edit of ``statements`` (which compute ``variable``). ``shapes`` are the names in
     scope with their shapes; ``own`` is the gradient's forward variable; ``definitions`` the function of
     each forward variable made by one call (``h = np.tanh(hpreact)`` gives ``np.tanh``)."""
+    uses = collections.Counter(n.id for s in statements for n in ast.walk(s) if isinstance(n, ast.Name))
     for index, statement in enumerate(statements):
         arguments = {  # the numbers given to a call (an axis, a size), and what they are made of
             id(part)
@@ -60,7 +65,17 @@ def edits(
                 continue  # an axis or a size: the reduction's own edits change it
             for kind, words, replacement in _node_edits(node, shapes, own, definitions, position == 0):
                 mutated = _replace(statement, path, replacement)
-                yield Edit(kind, words, (*statements[:index], mutated, *statements[index + 1 :]), replacement)
+                rebind = None
+                if isinstance(node, ast.Name) and isinstance(replacement, ast.Name) and uses[node.id] == 1:
+                    if variable not in (node.id, replacement.id):
+                        rebind = (node.id, replacement.id)
+                yield Edit(
+                    kind,
+                    words,
+                    (*statements[:index], mutated, *statements[index + 1 :]),
+                    replacement,
+                    rebind=rebind,
+                )
         if index > 0:  # a step left out
             yield Edit(*_dropped(statement, variable), (*statements[:index], *statements[index + 1 :]))
             if isinstance(statement, ast.AugAssign):
@@ -379,19 +394,34 @@ def _fmt(k: float) -> str:
 
 
 def run_edit(
-    edit: Edit, namespace: Mapping[str, Any], variable: str, code: Any = None, names: set[str] | None = None
+    edit: Edit,
+    namespace: Mapping[str, Any],
+    variable: str,
+    code: Any = None,
+    names: set[str] | None = None,
+    rebound: bool = False,
 ) -> np.ndarray | None:
-    """The value ``variable`` gets from the edited statements (``code``, if compiled already), in a copy of
-    ``namespace`` whose arrays they name (``names``, if listed already) are copies too (None if they
-    raise)."""
+    """The value ``variable`` gets from the edited statements (``code``, if compiled already: one code
+    object or several run in turn), in a copy of ``namespace`` whose arrays they name (``names``, if listed
+    already) are copies too (None if they raise). ``rebound``: ``code`` is the reference's own, to run
+    with the edit's ``rebind``."""
     scope = dict(namespace)
     for name in _named(edit) if names is None else names:
         if isinstance(scope.get(name), np.ndarray):
             scope[name] = scope[name].copy()
     scope.pop(variable, None)
+    if rebound:
+        replaced, read = edit.rebind
+        if read in scope:
+            scope[replaced] = scope[read]  # the very object the edited code would read there
+        else:  # the edited code would fail on the missing name: let it
+            code = compiled(edit)
+    if code is None:
+        code = compiled(edit)
     try:
         with np.errstate(all="ignore"):
-            exec(code if code is not None else compiled(edit), scope)
+            for part in code if isinstance(code, tuple) else (code,):
+                exec(part, scope)
         return np.asarray(scope[variable])
     except Exception:  # an edit that does not run is just not the explanation
         return None
@@ -409,10 +439,14 @@ def compiled(edit: Edit) -> Any:
     """The edited statements' code (ninjagrad's own reference lines, mutated; never a learner's). Only the
     new nodes lack a location (``_replace`` gives its own theirs), so fixing locations changes no node of
     the reference's."""
-    for statement in edit.statements:
+    return _compiled(edit.statements)
+
+
+def _compiled(statements) -> Any:
+    for statement in statements:
         if not hasattr(statement, "lineno"):  # a statement made here (``dX = ...`` for ``dX += ...``)
             ast.fix_missing_locations(statement)
-    module = ast.Module(list(edit.statements), [])
+    module = ast.Module(list(statements), [])
     try:
         return compile(module, "<edit>", "exec")
     except (TypeError, ValueError):  # a new node without a location somewhere else
@@ -460,11 +494,23 @@ def explain(
     definitions["__lines__"] = lines  # type: ignore[assignment]
     found = []
     base = _named_in(statements)  # the edited statements name these, and those of the new part
+    reference: Any = None  # the reference's own code, compiled once: a swap of a name used once runs it
+    scaled: dict[int, Any] = {}  # the code of each ``dX = dX * (factor)`` appended by a whole-gradient edit
     for edit in edits(statements, variable, shapes, own, definitions):
         names = base | _named_in([edit.replacement]) if edit.replacement is not None else _named(edit)
-        code = compiled(edit)  # once, for every run
+        if edit.rebind is not None or edit.whole:
+            if reference is None:
+                reference = _compiled(statements)
+            code = reference
+            if edit.whole:  # the reference's statements, then the scaling: the same as one module
+                last = edit.statements[-1]
+                if id(last) not in scaled:
+                    scaled[id(last)] = _compiled([last])
+                code = (reference, scaled[id(last)])
+        else:
+            code = compiled(edit)  # once, for every run
         for mine, right, values in runs:
-            got = run_edit(edit, values, variable, code, names)
+            got = run_edit(edit, values, variable, code, names, rebound=edit.rebind is not None)
             if got is None or not same(got, mine) or same(got, right):
                 break
         else:
