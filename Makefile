@@ -71,6 +71,7 @@ bench: $(VENV)/.bench
 	$(PY) benchmarks/bench_scalar.py
 	$(PY) benchmarks/bench_tensor.py
 	$(PY) benchmarks/bench_train.py
+	$(PY) benchmarks/bench_kata.py
 
 # The studio's page ships built in src/ninjagrad/studio/static (pip users need no Node); this rebuilds it
 # from the pinned lock file. tests/test_studio_build.py fails when the shipped build is older than its sources.

@@ -22,20 +22,30 @@ from ninjagrad.errors import UserError
 COMMANDS: tuple[str, ...] = ("graph", "moons", "train", "sample", "check", "kata", "studio")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or (``only``) just that command's part: then the other commands' modules
+    and their defaults (``train`` imports the trainer for them) are not loaded."""
     parser = argparse.ArgumentParser(
         prog="ninjagrad",
         description="Learn, see and trust backpropagation.",
         epilog="`ninjagrad COMMAND --help` describes each command and its defaults.",
     )
-    parser.add_argument("--version", action="version", version=f"ninjagrad {version()}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show program's version number and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")  # none given: the help
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         module = importlib.import_module(f"ninjagrad.commands.{name}")
         sub = subparsers.add_parser(name, help=module.HELP, description=module.__doc__)
         module.add_arguments(sub)
         sub.set_defaults(run=module.run)
     return parser
+
+
+class _Version(argparse.Action):
+    """``--version``: the version is looked up only when asked for (importlib.metadata takes ~30 ms)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser._print_message(f"ninjagrad {version()}\n", sys.stdout)  # as argparse's own action does
+        parser.exit()
 
 
 def version() -> str:
@@ -54,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     _escape_what_the_terminal_cannot_show()
     command = "ninjagrad"  # how messages name the command, once it is known
     try:
-        parser = build_parser()
-        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+        argv = sys.argv[1:] if argv is None else argv
+        parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
+        args = parser.parse_args(argv)
         if args.command is None:  # bare `ninjagrad`: the help, not a usage error
             parser.print_help(sys.stderr)
             return 2

@@ -16,10 +16,7 @@ from typing import Any
 import numpy as np
 
 from ninjagrad.check import ALLCLOSE_ATOL, ALLCLOSE_RTOL
-from ninjagrad.kata.edits import explain
 from ninjagrad.kata.exercise import Gradient
-from ninjagrad.kata.parts import parsed_diagnosis
-from ninjagrad.tensors.broadcast import unbroadcast
 
 
 @dataclass(frozen=True)
@@ -151,6 +148,8 @@ def missing_broadcast(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagno
 def missing_sum(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
     if mine.shape == ref.shape or not _broadcasts_to(ref.shape, mine.shape):
         return None
+    from ninjagrad.tensors.broadcast import unbroadcast  # on first use: kata check starts its runner sooner
+
     if not _close(np.reshape(unbroadcast(mine, ref.shape), ref.shape), ref):
         return None
     g = ctx.gradient
@@ -522,6 +521,8 @@ def _parsed(runs) -> Diagnosis | None:
     alternatives = []
     if g.paths:
         alternatives.append(ast.parse(" + ".join(f"({e})" for _, e in g.paths), mode="eval").body)
+    from ninjagrad.kata.parts import parsed_diagnosis  # with the first wrong row: a right workbook needs none
+
     try:
         found = parsed_diagnosis(
             [s.node for s in ctx.learner.statements_of(g.name)],
@@ -562,6 +563,8 @@ def _searched(runs) -> tuple[Diagnosis | None, bool]:
     if not statements:
         return None, False
     definitions = _definitions(ctx.solution)
+    from ninjagrad.kata.edits import explain  # with the first wrong row: a right workbook needs none
+
     found = explain(
         [(m, r, c.namespace) for m, r, c in runs],
         statements,

@@ -10,7 +10,9 @@ every data set and keeps those that reproduce the learner's value on all of them
 from __future__ import annotations
 
 import ast
+import collections
 import copy
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,8 +27,17 @@ class Edit:
     kind: str  # "swap", "missing_factor", "exponent", "sign", "axis", "keepdim", ...
     words: str  # what the edit does, in the learner's terms (without giving the fix)
     statements: tuple[ast.stmt, ...]  # the mutated reference statements
-    changed: str = ""  # the mutated sub-expression, as code (what the learner's line computes)
+    replacement: ast.AST | None = None  # the mutated sub-expression (what the learner's line computes)
     whole: bool = False  # the whole gradient scaled by a constant: says the least, used only alone
+    # (a, b) when the edit reads b where the reference reads a, its one use of a: the same as the reference's
+    # own code run with a bound to b's value (so it need not be compiled)
+    rebind: tuple[str, str] | None = None
+
+    @property
+    def changed(self) -> str:
+        """The mutated sub-expression as code ("" for a dropped step or a whole-gradient factor); written
+        out only for the edits that fit, not for every candidate."""
+        return "" if self.replacement is None else ast.unparse(self.replacement)
 
 
 def edits(
@@ -39,6 +50,7 @@ def edits(
     """Every one-step edit of ``statements`` (which compute ``variable``). ``shapes`` are the names in
     scope with their shapes; ``own`` is the gradient's forward variable; ``definitions`` the function of
     each forward variable made by one call (``h = np.tanh(hpreact)`` gives ``np.tanh``)."""
+    uses = collections.Counter(n.id for s in statements for n in ast.walk(s) if isinstance(n, ast.Name))
     for index, statement in enumerate(statements):
         arguments = {  # the numbers given to a call (an axis, a size), and what they are made of
             id(part)
@@ -48,13 +60,22 @@ def edits(
             if _number(arg) is not None
             for part in ast.walk(arg)
         }
-        for position, node in enumerate(_expression_nodes(statement)):
+        for position, (node, path) in enumerate(_expression_paths(statement)):
             if id(node) in arguments:
                 continue  # an axis or a size: the reduction's own edits change it
             for kind, words, replacement in _node_edits(node, shapes, own, definitions, position == 0):
-                mutated = _replace(statement, position, replacement)
-                yield Edit(kind, words, (*statements[:index], mutated, *statements[index + 1 :]),
-                           ast.unparse(replacement))  # fmt: skip
+                mutated = _replace(statement, path, replacement)
+                rebind = None
+                if isinstance(node, ast.Name) and isinstance(replacement, ast.Name) and uses[node.id] == 1:
+                    if variable not in (node.id, replacement.id):
+                        rebind = (node.id, replacement.id)
+                yield Edit(
+                    kind,
+                    words,
+                    (*statements[:index], mutated, *statements[index + 1 :]),
+                    replacement,
+                    rebind=rebind,
+                )
         if index > 0:  # a step left out
             yield Edit(*_dropped(statement, variable), (*statements[:index], *statements[index + 1 :]))
             if isinstance(statement, ast.AugAssign):
@@ -71,7 +92,7 @@ def edits(
                     )
                     yield Edit("missing_accumulation", words, _swap(statements, index, assign))
     for factor, kind, words in _FACTORS:
-        scaled = ast.parse(f"{variable} = {variable} * ({factor})").body[0]
+        scaled = _scaled(variable, factor)
         yield Edit(kind, words.format(factor=factor), (*statements, scaled), whole=True)
 
 
@@ -84,6 +105,12 @@ _FACTORS = (
     ("n / (n - 1)", "n_minus_1", "divided by n - 1 where the right one divides by n"),
     ("(n - 1) / n", "n_minus_1", "divided by n where the right one divides by n - 1"),
 )
+
+
+@functools.lru_cache(maxsize=256)
+def _scaled(variable: str, factor: str) -> ast.stmt:
+    """``variable = variable * (factor)``, parsed once (edits share it: nothing changes their nodes)."""
+    return ast.parse(f"{variable} = {variable} * ({factor})").body[0]
 
 
 def _swap(statements, index, replacement):
@@ -107,45 +134,75 @@ def _dropped(statement: ast.stmt, variable: str) -> tuple[str, str]:
     return "missing_term", "one of the steps of the right gradient is missing"
 
 
-def _expression_nodes(statement: ast.stmt) -> list[ast.AST]:
-    """The statement's expression nodes that may be edited (not its target), in a fixed order."""
-    roots = [statement.value] if hasattr(statement, "value") and statement.value is not None else []
+Path = tuple[tuple[str, int | None], ...]  # from a statement to one of its nodes: (field, index in a list)
+
+
+def _expression_paths(statement: ast.stmt) -> list[tuple[ast.AST, Path]]:
+    """The statement's expression nodes that may be edited (not its target), in a fixed order (depth first,
+    children in field order, through expressions only), each with its path from the statement."""
+    roots: list[tuple[ast.AST, Path]] = []
     if isinstance(statement, ast.Expr):
-        roots = list(statement.value.args) if isinstance(statement.value, ast.Call) else []
-    nodes: list[ast.AST] = []
+        if isinstance(statement.value, ast.Call):
+            roots = [(arg, (("value", None), ("args", i))) for i, arg in enumerate(statement.value.args)]
+    elif getattr(statement, "value", None) is not None:
+        roots = [(statement.value, (("value", None),))]
+    nodes: list[tuple[ast.AST, Path]] = []
     stack = list(reversed(roots))
     while stack:
-        node = stack.pop()
-        nodes.append(node)
-        stack.extend(reversed([child for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr)]))
+        node, path = stack.pop()
+        nodes.append((node, path))
+        children = []
+        for name, value in ast.iter_fields(node):
+            if isinstance(value, ast.expr):
+                children.append((value, (*path, (name, None))))
+            elif isinstance(value, list):
+                children.extend(
+                    (item, (*path, (name, i))) for i, item in enumerate(value) if isinstance(item, ast.expr)
+                )
+        stack.extend(reversed(children))
     return nodes
 
 
-def _replace(statement: ast.stmt, position: int, replacement: ast.AST) -> ast.stmt:
-    mutated = copy.deepcopy(statement)
-    target = _expression_nodes(mutated)[position]
-    for parent in ast.walk(mutated):
-        for name, value in ast.iter_fields(parent):
-            if value is target:
-                setattr(parent, name, replacement)
-                return mutated
-            if isinstance(value, list) and any(item is target for item in value):
-                setattr(parent, name, [replacement if item is target else item for item in value])
-                return mutated
-    return mutated  # pragma: no cover  (every expression node has a parent)
+def _replace(statement: ast.stmt, path: Path, replacement: ast.AST) -> ast.stmt:
+    """A copy of ``statement`` with the node at ``path`` replaced. Only the nodes on the way there are
+    copied; the rest is shared with the reference's statement, which nothing changes."""
+    if not hasattr(replacement, "lineno"):
+        ast.copy_location(replacement, _at(statement, path))
+    ast.fix_missing_locations(replacement)  # its new nodes (a new constant inside a copied call, ...)
+    mutated = copy.copy(statement)
+    parent = mutated
+    for depth, (name, index) in enumerate(path):
+        last = depth == len(path) - 1
+        if index is None:
+            child = replacement if last else copy.copy(getattr(parent, name))
+            setattr(parent, name, child)
+        else:
+            items = list(getattr(parent, name))
+            child = replacement if last else copy.copy(items[index])
+            items[index] = child
+            setattr(parent, name, items)
+        parent = child
+    return mutated
+
+
+def _at(statement: ast.stmt, path: Path) -> ast.AST:
+    node: Any = statement
+    for name, index in path:
+        node = getattr(node, name) if index is None else getattr(node, name)[index]
+    return node
 
 
 def _node_edits(node: ast.AST, shapes: Mapping[str, tuple[int, ...]], own: str, definitions, root: bool):
     """(kind, words, replacement) for each edit of one node."""
     if isinstance(node, ast.Name) and node.id in shapes:
-        lines = definitions.get("__lines__", {})
+        lines = definitions.get("__lines__", _Lines({}))
         for other in _swappable(node.id, shapes, own):
             words = f"it uses {other} where {node.id} belongs"
-            if node.id in lines and other in _names(lines[node.id]):
+            if node.id in lines and other in lines.names(node.id):
                 words += (
                     f" (`{node.id} = {lines[node.id]}`: the local derivative here is written with its result)"
                 )
-            elif other in lines and node.id in _names(lines[other]):
+            elif other in lines and node.id in lines.names(other):
                 words += f" (`{other} = {lines[other]}` is computed from {node.id})"
             yield "swap", words, ast.Name(other, ast.Load())
         if node.id == "n" and shapes["n"] == "int":
@@ -269,8 +326,27 @@ def _factor_words(dropped: ast.AST, kept: ast.AST, root: bool) -> tuple[str, str
     return "missing_factor", "a factor of the right gradient is missing"
 
 
-def _names(code: str) -> set[str]:
-    return {n.id for n in ast.walk(ast.parse(code, mode="eval")) if isinstance(n, ast.Name)}
+class _Lines:
+    """The forward variables' defining expressions, as code and as the names they read; each written out
+    only when an edit's words need it (most swaps are of names defined by no single line)."""
+
+    def __init__(self, definitions: Mapping[str, ast.expr]):
+        self.definitions = definitions
+        self.code: dict[str, str] = {}
+        self.read: dict[str, set[str]] = {}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.definitions
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self.code:
+            self.code[name] = ast.unparse(self.definitions[name])
+        return self.code[name]
+
+    def names(self, name: str) -> set[str]:
+        if name not in self.read:
+            self.read[name] = _named_in([self.definitions[name]])
+        return self.read[name]
 
 
 def _is_transpose(node: ast.AST) -> bool:
@@ -317,36 +393,78 @@ def _fmt(k: float) -> str:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def run_edit(edit: Edit, namespace: Mapping[str, Any], variable: str, code: Any = None) -> np.ndarray | None:
-    """The value ``variable`` gets from the edited statements (``code``, if compiled already), in a copy of
-    ``namespace`` whose arrays they name are copies too (None if they raise)."""
+def run_edit(
+    edit: Edit,
+    namespace: Mapping[str, Any],
+    variable: str,
+    code: Any = None,
+    names: set[str] | None = None,
+    rebound: bool = False,
+) -> np.ndarray | None:
+    """The value ``variable`` gets from the edited statements (``code``, if compiled already: one code
+    object or several run in turn), in a copy of ``namespace`` whose arrays they name (``names``, if listed
+    already) are copies too (None if they raise). ``rebound``: ``code`` is the reference's own, to run
+    with the edit's ``rebind``."""
     scope = dict(namespace)
-    for node in edit.statements:
-        for name in ast.walk(node):
-            if isinstance(name, ast.Name) and isinstance(scope.get(name.id), np.ndarray):
-                scope[name.id] = scope[name.id].copy()
+    for name in _named(edit) if names is None else names:
+        if isinstance(scope.get(name), np.ndarray):
+            scope[name] = scope[name].copy()
     scope.pop(variable, None)
+    if rebound:
+        replaced, read = edit.rebind
+        if read in scope:
+            scope[replaced] = scope[read]  # the very object the edited code would read there
+        else:  # the edited code would fail on the missing name: let it
+            code = compiled(edit)
+    if code is None:
+        code = compiled(edit)
     try:
         with np.errstate(all="ignore"):
-            exec(code if code is not None else compiled(edit), scope)
+            for part in code if isinstance(code, tuple) else (code,):
+                exec(part, scope)
         return np.asarray(scope[variable])
     except Exception:  # an edit that does not run is just not the explanation
         return None
 
 
+def _named(edit: Edit) -> set[str]:
+    return _named_in(edit.statements)
+
+
+def _named_in(nodes) -> set[str]:
+    return {node.id for root in nodes for node in ast.walk(root) if isinstance(node, ast.Name)}
+
+
 def compiled(edit: Edit) -> Any:
     """The edited statements' code (ninjagrad's own reference lines, mutated; never a learner's). Only the
-    new nodes lack a location, so fixing locations changes no node of the reference's."""
-    module = ast.Module(list(edit.statements), [])
-    return compile(ast.fix_missing_locations(module), "<edit>", "exec")
+    new nodes lack a location (``_replace`` gives its own theirs), so fixing locations changes no node of
+    the reference's."""
+    return _compiled(edit.statements)
+
+
+def _compiled(statements) -> Any:
+    for statement in statements:
+        if not hasattr(statement, "lineno"):  # a statement made here (``dX = ...`` for ``dX += ...``)
+            ast.fix_missing_locations(statement)
+    module = ast.Module(list(statements), [])
+    try:
+        return compile(module, "<edit>", "exec")
+    except (TypeError, ValueError):  # a new node without a location somewhere else
+        return compile(ast.fix_missing_locations(module), "<edit>", "exec")
 
 
 def same(a: np.ndarray, b: np.ndarray) -> bool:
-    """Equal shapes and values within float32 rounding of the larger (an edit reproduces a value)."""
+    """Equal shapes and values within float32 rounding of the larger (an edit reproduces a value).
+    ``np.allclose(a, b, rtol=1e-4, atol=1e-5 * max|b|)`` on finite values, written out: it runs for every
+    candidate edit."""
     if a.shape != b.shape or not np.isfinite(a).all() or not np.isfinite(b).all():
         return False
-    scale = max(float(np.abs(b).max()) if b.size else 0.0, 1e-30)
-    return bool(np.allclose(a, b, rtol=1e-4, atol=1e-5 * scale))
+    y = np.asanyarray(b, dtype=np.result_type(b, 1.0))  # as allclose: b made inexact (no copy if it is)
+    magnitude = np.abs(y)
+    scale = float((magnitude if y is b else np.abs(b)).max()) if b.size else 0.0
+    atol = 1e-5 * max(scale, 1e-30)
+    with np.errstate(invalid="ignore"):
+        return bool(np.all(np.abs(a - y) <= atol + 1e-4 * magnitude))
 
 
 def explain(
@@ -367,7 +485,7 @@ def explain(
         and isinstance(value, (np.ndarray, np.number, float, int))
         and not isinstance(value, bool)
     }
-    lines = {name: ast.unparse(value) for name, value in definitions.items()}
+    lines = _Lines(definitions)
     definitions = {
         name: value.func
         for name, value in definitions.items()
@@ -375,10 +493,24 @@ def explain(
     }
     definitions["__lines__"] = lines  # type: ignore[assignment]
     found = []
+    base = _named_in(statements)  # the edited statements name these, and those of the new part
+    reference: Any = None  # the reference's own code, compiled once: a swap of a name used once runs it
+    scaled: dict[int, Any] = {}  # the code of each ``dX = dX * (factor)`` appended by a whole-gradient edit
     for edit in edits(statements, variable, shapes, own, definitions):
-        code = compiled(edit)  # once, for every run
+        names = base | _named_in([edit.replacement]) if edit.replacement is not None else _named(edit)
+        if edit.rebind is not None or edit.whole:
+            if reference is None:
+                reference = _compiled(statements)
+            code = reference
+            if edit.whole:  # the reference's statements, then the scaling: the same as one module
+                last = edit.statements[-1]
+                if id(last) not in scaled:
+                    scaled[id(last)] = _compiled([last])
+                code = (reference, scaled[id(last)])
+        else:
+            code = compiled(edit)  # once, for every run
         for mine, right, values in runs:
-            got = run_edit(edit, values, variable, code)
+            got = run_edit(edit, values, variable, code, names, rebound=edit.rebind is not None)
             if got is None or not same(got, mine) or same(got, right):
                 break
         else:

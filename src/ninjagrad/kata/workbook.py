@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from ninjagrad.errors import UserError
-from ninjagrad.files import write_atomically
 from ninjagrad.kata.exercise import BACKWARD_BEGIN, BACKWARD_END, Exercise
 
 __all__ = ["BACKWARD_BEGIN", "BACKWARD_END", "Workbook", "WorkbookError", "parse_workbook", "render_workbook"]
@@ -229,5 +228,7 @@ def write_workbook(exercise: Exercise, path: Path, *, solved: bool = False, forc
     folder = path.parent
     if not folder.is_dir():
         raise UserError(f"cannot write {path}: the directory {folder} does not exist; create it first")
+    from ninjagrad.files import write_atomically  # only here: the checker and its runner write no workbook
+
     text = render_workbook(exercise, solved=solved)
     write_atomically(path, text.encode("utf-8"))
