@@ -49,9 +49,8 @@ class Context:
     upstream: tuple[str, ...] = ()  # the gradients from above that the reference line multiplies ("dh")
     solution: Any = None  # the reference solution (a Workbook), whose lines the edit search mutates
     scope: frozenset[str] | None = None  # the names a line for this gradient may use
-    learner: Any = (
-        None  # the learner's workbook (parsed, never run here), whose lines the parsed search reads
-    )
+    # the learner's workbook (parsed, never run here), whose lines the parsed search reads
+    learner: Any = None
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:

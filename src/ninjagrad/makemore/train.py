@@ -174,21 +174,12 @@ def train(
 
     def save(step: int, bnmean=None, bnvar=None) -> None:
         if path is not None:
-            state = diagnostics.state()
-            save_checkpoint(
-                path,
-                Checkpoint(
-                    model_config,
-                    data.vocab,
-                    train_step.params,
-                    step,
-                    history,
-                    train_state,
-                    bnmean,
-                    bnvar,
-                    state,
-                ),
+            params = train_step.params
+            checkpoint = Checkpoint(
+                model_config, data.vocab, params, step, history, train_state, bnmean, bnvar
             )
+            checkpoint.diagnostics = diagnostics.state()  # so that a resumed run's plots show the whole run
+            save_checkpoint(path, checkpoint)
 
     if path is not None:
         check_writable(path)  # a read-only or full place is refused before any file is touched

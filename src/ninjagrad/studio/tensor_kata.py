@@ -30,9 +30,9 @@ MAX_DEPTH = 2  # levels of subdirectories searched for them
 def check_workbook(path: str | Path, *, timeout: float = TIMEOUT, checker: Any = None) -> dict[str, Any]:
     """The checker's verdict on the workbook at ``path``, per gradient, as JSON-ready data. ``checker``: a
     :class:`ninjagrad.kata.checker.Checker` kept between saves (its spare process makes a re-check fast)."""
-    from ninjagrad.kata.checker import Checker
+    from ninjagrad.kata.checker import check_workbook as check
 
-    result = (checker or Checker()).check(Path(path), timeout=timeout)
+    result = (checker.check if checker is not None else check)(Path(path), timeout=timeout)
     record = result.as_dict()
     exercise = result.exercise
     rows = {row["name"]: row for row in record["table"]}  # every gradient, not_reached ones too
