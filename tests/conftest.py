@@ -28,3 +28,41 @@ def pytest_report_header(config: pytest.Config) -> str:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if DOT is None and item.get_closest_marker("needs_dot") is not None:
         pytest.skip(NO_DOT)
+
+
+# The browser tests (test_studio_browser.py, test_studio_tensor_browser.py) share one chromium per module
+# and open their pages with `open_page`; each of those modules skips itself where no browser is available.
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    from ninjagrad.studio import headless
+
+    with sync_playwright() as p:
+        chromium = headless.launch(p)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_page(browser):
+    """``open_page(url, ready, width, height)``: a page at ``url`` once ``ready`` (a selector) is there; after
+    the test its context is closed, and a script error the page raised fails the test."""
+    opened = []
+
+    def open_(url: str, ready: str, width: int, height: int):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        opened.append((context, errors))
+        page.goto(url)
+        page.wait_for_selector(ready, timeout=60_000)
+        return page
+
+    yield open_
+    for context, errors in opened:
+        context.close()
+        assert not errors, errors

@@ -40,7 +40,6 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 NAMES = ("01_scalar_autograd", "02_tensor_autograd", "03_backprop_ninja", "04_kata")
 CELL_TIMEOUT = 120  # seconds for one cell; the slowest (a 10,000-step training run) takes a few
 HAVE_DOT = shutil.which("dot") is not None
-NEEDS_DOT = pytest.mark.skipif(not HAVE_DOT, reason="graphviz's dot program is not installed")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # Absolute paths that would tie a committed output to one machine.
 MACHINE_PATHS = re.compile(r"/tmp/|/work/|/home/|/Users/|/private/var/|site-packages|[A-Z]:\\\\")
@@ -222,7 +221,7 @@ def test_scalar_notebook_trains_the_moons_to_full_accuracy(run):
     assert min(png_size(picture)) >= 200
 
 
-@NEEDS_DOT
+@pytest.mark.needs_dot
 def test_scalar_notebook_draws_the_neuron_inline(run):
     (svg,) = rich_outputs(run("01_scalar_autograd"), "image/svg+xml")
     texts = svg_texts(svg)
@@ -258,7 +257,7 @@ def test_tensor_notebook_shows_unbroadcast_compare_gradcheck_and_fused_cross_ent
     assert losses[1] == losses[2]
 
 
-@NEEDS_DOT
+@pytest.mark.needs_dot
 def test_tensor_notebook_draws_a_tensor_graph_inline(run):
     texts = svg_texts(*rich_outputs(run("02_tensor_autograd"), "image/svg+xml"))
     assert [t for t in texts if t in ("matmul", "add", "tanh", "sum")] == ["matmul", "add", "tanh", "sum"]

@@ -19,7 +19,6 @@ from ninjagrad.viz.scalar_view import node_names
 
 if headless.missing():
     pytest.skip(f"studio browser tests: {headless.missing()}", allow_module_level=True)
-from playwright import sync_api  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -29,25 +28,9 @@ def server():
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        browser = headless.launch(p)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(server.url)
-    page.wait_for_selector("#expr-graph svg")
-    yield page
-    context.close()
-    assert not errors, errors
+def page(open_page, server):
+    return open_page(server.url, "#expr-graph svg", 1300, 900)
 
 
 def grads_in_table(page) -> dict[str, str]:

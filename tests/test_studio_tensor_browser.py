@@ -51,27 +51,9 @@ def server(start_dir):
     TensorSession.timeout = previous
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = headless.launch(p)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(server.url + "#tensor")
-    page.wait_for_selector("#tensor-graph-svg g.node", timeout=60_000)
-    yield page
-    context.close()
-    assert not errors, errors
+def page(open_page, server):
+    return open_page(server.url + "#tensor", "#tensor-graph-svg g.node", 1280, 800)
 
 
 def _statuses(page):

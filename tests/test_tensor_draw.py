@@ -1,7 +1,6 @@
 """A Tensor graph through ``draw_dot``: the makemore MLP's forward pass, drawn after its backward pass."""
 
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -45,7 +44,7 @@ def test_the_mlp_graph_draws_every_node_with_its_op_shape_and_grad():
     assert viz.draw_dot(loss).source == source  # the same picture on every run
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot program is not installed")
+@pytest.mark.needs_dot
 def test_the_mlp_graph_renders_to_svg(tmp_path):
     loss, _ = mlp_graph()
     path = viz.save(viz.draw_dot(loss), tmp_path / "mlp.svg")
