@@ -366,6 +366,30 @@ def test_ctrl_c_while_the_parser_is_built_is_exit_130_without_a_traceback(monkey
     assert code == 130 and "Traceback" not in err and "interrupted" in err
 
 
+def test_ctrl_c_that_an_extension_import_turns_into_an_import_error_is_still_exit_130(monkeypatch, capsys):
+    # Seen on an AMD EPYC: SIGINT inside NumPy's C import came back as "ImportError: ... PyCapsule_Import
+    # could not import module 'datetime'". The same mechanism, without the timing:
+    def import_interrupted_in_c(name):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            raise ImportError('PyCapsule_Import could not import module "datetime"') from None
+
+    monkeypatch.setattr(cli.importlib, "import_module", import_interrupted_in_c)
+    code, out, err = run_cli(capsys, "train", "--steps", "5")
+    assert code == 130 and "Traceback" not in err and "interrupted" in err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # main() put Python's own back
+
+
+def test_an_import_error_without_ctrl_c_is_not_called_an_interruption(monkeypatch, capsys):
+    def broken(name):
+        raise ImportError("a real one")
+
+    monkeypatch.setattr(cli.importlib, "import_module", broken)
+    with pytest.raises(ImportError, match="a real one"):
+        cli.main(["train", "--steps", "5"])
+
+
 # Ctrl-C (SIGINT) arrives `delay` seconds into main(): while the parser is built, the data is read and
 # encoded, the model is set up, or training has begun. A timer signal raises it in the main thread.
 STARTUP = """

@@ -14,7 +14,10 @@ import argparse
 import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 from ninjagrad.errors import UserError
 
@@ -62,6 +65,11 @@ def version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     _escape_what_the_terminal_cannot_show()
+    with _noting_ctrl_c() as ctrl_c:
+        return _main(argv, ctrl_c)
+
+
+def _main(argv: list[str] | None, ctrl_c: _CtrlC) -> int:
     command = "ninjagrad"  # how messages name the command, once it is known
     try:
         argv = sys.argv[1:] if argv is None else argv
@@ -81,6 +89,38 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `ninjagrad check --json | head`: the reader left; stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 141
+    except Exception:
+        if not ctrl_c.pressed:
+            raise
+        # Ctrl-C inside an extension module's import (NumPy's, say) comes back as that module's ImportError
+        print(f"{command}: interrupted", file=sys.stderr)
+        return 130
+
+
+class _CtrlC:
+    """Ctrl-C raises KeyboardInterrupt as usual, and is remembered even where an import turns it into an error."""
+
+    def __init__(self):
+        self.pressed = False
+
+    def __call__(self, signum, frame):
+        self.pressed = True
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _noting_ctrl_c() -> Iterator[_CtrlC]:
+    ctrl_c = _CtrlC()
+    mine = threading.current_thread() is threading.main_thread() and (
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )  # a caller's own handler (or none, in a thread) is left alone
+    if mine:
+        signal.signal(signal.SIGINT, ctrl_c)
+    try:
+        yield ctrl_c
+    finally:
+        if mine:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _escape_what_the_terminal_cannot_show() -> None:
