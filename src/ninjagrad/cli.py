@@ -98,7 +98,7 @@ def _main(argv: list[str] | None, ctrl_c: _CtrlC) -> int:
 
 
 class _CtrlC:
-    """Ctrl-C raises KeyboardInterrupt as usual, and is remembered even where an import turns it into an error."""
+    """Ctrl-C raises KeyboardInterrupt as usual, and is remembered where an import turns it into an error."""
 
     def __init__(self):
         self.pressed = False
