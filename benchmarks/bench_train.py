@@ -31,8 +31,10 @@ loop's time (metrics.json), the whole command's time, peak RSS, and the losses.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -592,6 +594,21 @@ def blas_description() -> str:
     return f"BLAS: {'; '.join(blas)}; environment {env or 'has no OPENBLAS_* variable'}"
 
 
+def cpu_description() -> str:
+    """The CPU's model name (Linux), and which tanh the step takes on it (see fast.py's docstring)."""
+    from ninjagrad.makemore import fast
+
+    model = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        first = Path("/proc/cpuinfo").read_text().split("\n\n")[0]  # the first core's fields
+        fields = dict(line.split(":", 1) for line in first.splitlines() if ":" in line)
+        fields = {key.strip(): value.strip() for key, value in fields.items()}
+        if "model name" in fields:
+            model = f"{fields['model name']} (family {fields.get('cpu family')}, model {fields.get('model')})"
+    tanh = "np.tanh (NumPy's AVX-512 loop)" if fast.NUMPY_TANH_IS_FAST else "the exp formula"
+    return f"CPU: {model}; TrainStep's tanh: {tanh}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="few rounds and a 20,000-step run")
@@ -614,6 +631,7 @@ def main() -> None:
         f"{os.cpu_count()} cpus, load average {os.getloadavg()[0]:.1f}"
     )
     print(blas_description())
+    print(cpu_description())
     goals = report_steps(bench_steps(rounds, args.steps, set(args.skip)), rounds, args.steps)
     if args.profile:
         profile_step(args.steps * 4)
