@@ -218,3 +218,27 @@ def test_detectors_do_not_fire_on_unrelated_mistakes():
         contributions=(Contribution("a", ref / 2), Contribution("b", ref / 2)),
     )
     assert kind(noise, ref, ctx) == "wrong_values"
+
+
+def test_a_correction_meant_for_each_rows_target_done_to_every_entry():
+    n, vocab = 32, 27
+    probs = rng.dirichlet(np.ones(vocab), size=n)  # (n, vocab)
+    Yb = rng.integers(0, vocab, n)
+    dlogits = probs.copy()
+    dlogits[np.arange(n), Yb] -= 1
+    dlogits /= n  # the reference
+    ctx = context("logits", namespace={"probs": probs, "Yb": Yb})
+    for mine in ((probs - 1) / n, probs / n - 1 / n):  # the one-hot left out, in two spellings
+        found = diagnose(mine, dlogits, ctx)
+        assert found.kind == "missing_one_hot", found
+        assert "each row's Yb" in found.message and "(-1/n)" in found.message
+    found = diagnose(probs - 1, dlogits * n, context("logits", namespace={}))  # no name for the columns
+    assert found.kind == "missing_one_hot" and "one entry of each row" in found.message
+    # not for a mistake that is right at one entry per row but off by varying amounts elsewhere
+    wrong = dlogits + rng.uniform(0.1, 1, (n, vocab)) * (np.arange(vocab) != Yb[:, None])
+    assert diagnose(wrong, dlogits, ctx).kind != "missing_one_hot"
+    # nor for a right value at two entries of a row
+    shifted = dlogits - 0.5
+    shifted[0, (Yb[0] + 1) % vocab] = dlogits[0, (Yb[0] + 1) % vocab]
+    shifted[np.arange(n), Yb] = dlogits[np.arange(n), Yb]
+    assert diagnose(shifted, dlogits, ctx).kind != "missing_one_hot"

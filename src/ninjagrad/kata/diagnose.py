@@ -264,6 +264,36 @@ def lost_repeated_indices(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Di
     )
 
 
+def missing_one_hot(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
+    """Right at one entry of each row and off by one same amount everywhere else: what belongs at one
+    position per row (the cross-entropy's ``-1`` at each target) was done to every entry."""
+    if mine.ndim != 2 or mine.shape[1] < 3:
+        return None
+    diff = mine - ref  # (rows, columns)
+    right = np.isclose(diff, 0, rtol=0, atol=ALLCLOSE_ATOL + ALLCLOSE_RTOL * np.abs(ref))
+    if not (right.sum(1) == 1).all():
+        return None
+    off = diff[~right]
+    shift = float(np.median(off))
+    if shift == 0 or not np.allclose(off, shift, rtol=ALLCLOSE_RTOL, atol=ALLCLOSE_ATOL):
+        return None
+    columns = right.argmax(1)  # (rows,)  the one right entry of each row
+    named = [
+        name
+        for name, value in ctx.namespace.items()
+        if isinstance(value, np.ndarray) and value.shape == columns.shape and (value == columns).all()
+    ]
+    where = f"at each row's {named[0]}" if named else "at one entry of each row"
+    label = _named_factor(shift, ctx.constants)
+    amount = label[0] if label is not None else f"{shift:.6g}"
+    g = ctx.gradient
+    return Diagnosis(
+        "missing_one_hot",
+        f"{g.variable} is right {where} and off by the same amount ({amount}) at every other entry: "
+        "what belongs only at that one position per row (a one-hot) was done to every entry.",
+    )
+
+
 def constant_factor(mine: np.ndarray, ref: np.ndarray, ctx: Context) -> Diagnosis | None:
     """The right gradient times a constant. Not for a single number: any two numbers differ by some factor,
     so a named one (2, 1/n) would be a coincidence passed off as a diagnosis, and it would give the answer."""
@@ -403,6 +433,7 @@ VALUE_DETECTORS: tuple[Detector, ...] = (
     transposed,
     tied_maxima,
     lost_repeated_indices,
+    missing_one_hot,
     constant_factor,
     wrong_path,
     missing_upstream,
