@@ -523,3 +523,22 @@ def test_a_kept_checker_reuses_a_spare_process_and_gives_the_same_verdicts(tmp_p
     assert second.first_wrong.gradient.name == "bnraw"
     assert timed_out.broken.kind == "timeout"
     assert checker._spare is None
+
+
+def test_a_warmed_checker_runs_even_its_first_check_in_the_spare(tmp_path):
+    from ninjagrad.kata.checker import Checker
+
+    right = tmp_path / "right.py"
+    right.write_text(solved("atomic"))
+    checker = Checker()
+    try:
+        checker.warm()
+        spare = checker._spare
+        assert spare is not None and spare.process.poll() is None
+        checker.warm()
+        assert checker._spare is spare  # one spare at a time
+        result = checker.check(right)
+        assert spare.process.poll() is not None and checker._spare is not spare  # the first check used it
+    finally:
+        checker.close()
+    assert result.status == "pass" and checker._spare is None

@@ -173,3 +173,24 @@ def test_studio_refuses_a_missing_kata_or_input_file_at_once(tmp_path, args, mes
         timeout=60,
     )
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_session_with_workbooks_to_pick_from_has_a_runner_ready_before_the_first_check(tmp_path):
+    from types import SimpleNamespace
+
+    from ninjagrad.kata.exercises import get_exercise
+    from ninjagrad.kata.workbook import render_workbook
+    from ninjagrad.studio.tensor_sessions import TensorSession
+
+    empty, listed = tmp_path / "empty", tmp_path / "listed"
+    empty.mkdir()
+    listed.mkdir()
+    (listed / "mine.py").write_text(render_workbook(get_exercise("atomic")))
+    for root, ready in ((empty, False), (listed, True)):
+        session = TensorSession(SimpleNamespace(options={"kata": [], "root": str(root)}))
+        try:
+            spare = session._checker._spare
+            assert (spare is not None and spare.process.poll() is None) == ready, root
+        finally:
+            session.close()
+        assert session._checker._spare is None  # closing the session stops it

@@ -335,6 +335,13 @@ class Checker:
             finally:
                 self._spare = _start_runner()
 
+    def warm(self) -> None:
+        """Start a spare process now, so that even the first check finds one (the studio calls this when it
+        lists workbooks to pick from). Does nothing while one waits."""
+        with self._lock:
+            if self._spare is None or self._spare.process.poll() is not None:
+                self._spare = _start_runner()
+
     def close(self) -> None:
         """Stop the spare process (it would also end by itself when this process does)."""
         with self._lock:

@@ -66,6 +66,8 @@ class TensorSession(Session):
         named = sorted(self.allowed.named)
         if named:
             self.workbook = named[0]
+        elif self.candidates:  # a workbook will be picked from the list: have a runner ready for its check
+            self._checker.warm()
         self._watcher = threading.Thread(target=self._watch, name="studio-tensor-kata", daemon=True)
         self._watcher.start()
 
