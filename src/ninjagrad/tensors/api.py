@@ -117,7 +117,7 @@ def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     """The slices along ``dim``, each without that dim (``torch.unbind(emb, 1)``: one (n, 10) per char)."""
     if input.ndim == 0:
         raise ValueError("unbind of a 0-d tensor: there is no dim to split")
-    dim = _dims(dim, input.ndim)
+    dim = _dims(dim, input.ndim) % input.ndim  # a count of the dims before it (dim -1: all but one)
     before = (slice(None),) * dim
     return tuple(input[(*before, i)] for i in range(input.shape[dim]))
 

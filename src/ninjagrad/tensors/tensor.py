@@ -740,13 +740,13 @@ class Tensor:
     ) -> Tensor:
         """The sum over ``dim``; integer and bool tensors sum to int64, as in PyTorch."""
         x = self if self.data.dtype.kind == "f" else self._as(dtypes.int64)
-        return apply_op("sum", (x,), dim=_dims(dim, self.ndim), keepdim=keepdim or keepdims)
+        return apply_op("sum", (x,), dim=_reduced_dims(dim, self.ndim), keepdim=keepdim or keepdims)
 
     def mean(
         self, dim: int | Sequence[int] | None = None, keepdim: bool = False, *, keepdims: bool = False
     ) -> Tensor:
         _check_floating(self, "mean")
-        return apply_op("mean", (self,), dim=_dims(dim, self.ndim), keepdim=keepdim or keepdims)
+        return apply_op("mean", (self,), dim=_reduced_dims(dim, self.ndim), keepdim=keepdim or keepdims)
 
     def var(
         self,
@@ -765,7 +765,7 @@ class Tensor:
         _check_floating(self, "var")
         if correction is None:
             correction = 1 if unbiased else 0
-        dim = _dims(dim, self.ndim)
+        dim = _reduced_dims(dim, self.ndim)
         return apply_op("var", (self,), dim=dim, keepdim=keepdim or keepdims, correction=correction)
 
     def std(
@@ -781,7 +781,7 @@ class Tensor:
         _check_floating(self, "std")
         if correction is None:
             correction = 1 if unbiased else 0
-        dim = _dims(dim, self.ndim)
+        dim = _reduced_dims(dim, self.ndim)
         return apply_op("std", (self,), dim=dim, keepdim=keepdim or keepdims, correction=correction)
 
     def max(
@@ -817,11 +817,11 @@ class Tensor:
 
     def all(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         """Whether every element (along ``dim``) is nonzero: a bool tensor, no graph."""
-        return _leaf(np.asarray(np.all(self.data, axis=_dims(dim, self.ndim), keepdims=keepdim)))
+        return _leaf(np.asarray(np.all(self.data, axis=_reduced_dims(dim, self.ndim), keepdims=keepdim)))
 
     def any(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         """Whether some element (along ``dim``) is nonzero: a bool tensor, no graph."""
-        return _leaf(np.asarray(np.any(self.data, axis=_dims(dim, self.ndim), keepdims=keepdim)))
+        return _leaf(np.asarray(np.any(self.data, axis=_reduced_dims(dim, self.ndim), keepdims=keepdim)))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         """The index of the largest element (of the flattened tensor without ``dim``); int64, no graph."""
@@ -831,9 +831,9 @@ class Tensor:
         return self._arg(np.argmin, dim, keepdim)
 
     def _arg(self, arg: Callable, dim: int | None, keepdim: bool) -> Tensor:
-        if self.data.size == 0:
-            raise ValueError(f"argmax/argmin of an empty tensor (shape {self.shape}) has no value")
         axis = _dims(dim, self.ndim)
+        if self.data.size == 0 and (axis is None or self.shape[axis] == 0):  # (0, 3).argmax(1) has rows
+            raise ValueError(f"argmax/argmin of an empty tensor (shape {self.shape}) has no value")
         if axis is None:
             index = arg(self.data)
             return _leaf(np.asarray(index, dtype=np.int64).reshape((1,) * self.ndim if keepdim else ()))
@@ -1032,8 +1032,40 @@ def _dims(dim: int | Sequence[int] | None, ndim: int) -> int | tuple[int, ...] |
     return int(dims[0]) if isinstance(dim, (int, np.integer)) else tuple(int(d) for d in dims)
 
 
+def _reduced_dims(dim: int | Sequence[int] | None, ndim: int) -> int | tuple[int, ...] | None:
+    """The ``dim`` of a reduction (sum, mean, var, ...) as NumPy's ``axis``: as ``_dims``, and, as PyTorch,
+    an empty tuple reduces over every dim (NumPy's ``axis=()`` would reduce none) and a dim named twice is
+    an error."""
+    if dim is None or type(dim) is int:
+        return _dims(dim, ndim)
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    if not dims:
+        return None
+    axis = _dims(dims, ndim)
+    if isinstance(dim, (int, np.integer)):
+        return axis
+    positions = [int(d) % max(ndim, 1) for d in dims]
+    if len(set(positions)) != len(positions):
+        raise ValueError(
+            f"dim {tuple(int(d) for d in dims)} names a dim more than once (as positions "
+            f"{tuple(positions)} of a tensor with {ndim} dims); name each dim once"
+        )
+    return axis
+
+
 def _normalize_index(index: Any) -> tuple[Any, bool]:
-    """Turn Tensors, ranges and lists inside an index into arrays; say whether any array is present."""
+    """Turn Tensors, ranges and lists inside an index into arrays; say whether any array is present.
+
+    A list that holds lists, slices, None, ``...`` or arrays is refused: PyTorch 2.13 reads
+    ``x[[[0, 1], [1, 0]]]`` as ``x[[0, 1], [1, 0]]`` (deprecated, with a warning), NumPy and later PyTorch
+    as one 2-D index, and the two give different results.
+    """
+    if type(index) is list and len(index) < 32 and any(_is_index_part(item) for item in index):
+        raise IndexError(  # from 32 items on, PyTorch too reads the list as one index array
+            f"x[{index!r}]: a list of lists (or of slices, None, ...) as an index is ambiguous (PyTorch "
+            f"reads it as a tuple of indices, a deprecated rule; NumPy as one index array); write "
+            f"x[tuple(seq)] for one index per dim, or x[torch.tensor(seq)] for one index array"
+        )
     items = index if isinstance(index, tuple) else (index,)
     normalized = []
     advanced = False
@@ -1042,7 +1074,16 @@ def _normalize_index(index: Any) -> tuple[Any, bool]:
             item = item.data
         elif isinstance(item, (range, list)):
             item = np.asarray(item)
+            if item.size == 0:  # x[[]] picks no rows: NumPy would make [] a float array, not an index
+                item = item.astype(np.int64)
         if isinstance(item, np.ndarray):
             advanced = True
         normalized.append(item)
     return (tuple(normalized) if isinstance(index, tuple) else normalized[0]), advanced
+
+
+def _is_index_part(item: Any) -> bool:
+    """Whether ``item``, inside a list used as an index, would make PyTorch read the list as a tuple."""
+    return (
+        item is None or item is Ellipsis or isinstance(item, (slice, list, tuple, range, Tensor, np.ndarray))
+    )
