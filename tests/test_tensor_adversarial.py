@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import ninjagrad
+import ninjagrad.functional as F
 from ninjagrad.check import gradcheck
 from ninjagrad.tensors import Tensor
 
@@ -110,3 +111,154 @@ def test_a_list_of_lists_as_an_index_is_refused_as_ambiguous():
     assert x[tuple([[0, 1], [1, 0]])].shape == (2, 4)
     assert x[Tensor([[0, 1], [1, 0]])].shape == (2, 2, 3, 4)
     assert x[[0, 1, 1]].shape == (3, 3, 4)  # a flat list stays one index array
+
+
+# ---- dtypes ----------------------------------------------------------------------------------------------
+
+F32 = np.array([[0.5, -1.5, 2.0], [1.0, -3.0, 0.25]], dtype=np.float32)
+
+
+@needs_torch
+def test_a_numpy_float64_exponent_is_a_number_and_keeps_float32():
+    # np.float64 is a Python float: x ** np.float64(2.0) widened a float32 tensor to float64
+    x = Tensor(F32, requires_grad=True)
+    y = x ** np.float64(2.0)
+    assert y.dtype == (torch.tensor(F32) ** np.float64(2.0)).numpy().dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.data, 2 * F32, rtol=1e-6)
+
+
+@needs_torch
+def test_bool_to_an_integer_power_is_int64_like_torch():
+    mask = np.array([True, False, True])
+    for exponent in (2, 2.0, True):
+        assert_same(Tensor(mask) ** exponent, torch.tensor(mask) ** exponent)  # 2: NumPy makes int8
+
+
+@needs_torch
+def test_clamp_with_tensor_bounds_promotes_like_torch_and_refuses_bounds_in_the_graph():
+    x, tx = Tensor(F32[0]), torch.tensor(F32[0])
+    for bound in [np.array(0.1), np.array([0.0, 1.0, -1.0]), np.float64(0.1)]:
+        ours = x.clamp(min=Tensor(bound) if isinstance(bound, np.ndarray) else bound)
+        theirs = tx.clamp(min=torch.tensor(bound) if isinstance(bound, np.ndarray) else bound)
+        assert_same(ours, theirs)  # a 0-d float64 bound (or a NumPy float64) made float64 of float32
+    w = Tensor(np.array([0.0, 1.0, -1.0]), requires_grad=True)
+    with pytest.raises(ValueError, match=r"requires_grad=True.*torch.where"):
+        x.clamp(min=w)  # its gradient would have been silently dropped
+    with pytest.raises(ValueError, match=r"shape \(3,\).*got shape \(2, 3\)"):
+        x.clamp(max=Tensor(F32))
+    with pytest.raises(ValueError, match=r"shape \(3,\).*got shape \(4,\)"):
+        x.clamp(max=Tensor(np.zeros(4)))
+
+
+@needs_torch
+def test_where_between_two_numbers_types_them_as_torch_does():
+    condition = np.array([True, False])
+    for a, b in [(1.0, 0.0), (1, 0), (1, 0.5), (True, False)]:
+        assert_same(ninjagrad.where(Tensor(condition), a, b), torch.where(torch.tensor(condition), a, b))
+
+
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+def test_softmax_of_integers_is_refused_like_torch(fn):
+    # it gave float64 probabilities
+    with pytest.raises(TypeError, match=f"{fn} needs a floating-point tensor .* got int64; use .float()"):
+        getattr(Tensor([[1, 2], [3, 4]]), fn)(1)
+    with pytest.raises(TypeError, match="cross_entropy needs a floating-point tensor"):
+        F.cross_entropy(Tensor([[1, 2], [3, 4]]), Tensor([0, 1]))
+
+
+@pytest.mark.parametrize(
+    "op, message",
+    [
+        (lambda b: b - b, r"subtraction \(-\) of a bool operand"),
+        (lambda b: 1 - b, r"subtraction \(-\) of a bool operand"),
+        (lambda b: Tensor([1.0, 2.0]) - True, r"subtraction \(-\) of a bool operand"),
+        (lambda b: -b, r"negation \(-x\) of a bool operand"),
+        (lambda b: b.abs(), "abs of a bool operand"),
+        (lambda b: b.relu(), "relu of a bool operand"),
+        (lambda b: b // b, r"floor division \(//\) of bool tensors"),
+        (lambda b: b**b, r"pow \(\*\*\) of two bool operands"),
+        (lambda b: True**b, r"pow \(\*\*\) of two bool operands"),
+    ],
+)
+def test_bool_arithmetic_that_torch_refuses_is_refused(op, message):
+    # each gave a number (1 - mask: int64, -mask: bool NOT, mask.relu(): int64, ...)
+    with pytest.raises(TypeError, match=message):
+        op(Tensor([True, False]))
+
+
+@needs_torch
+def test_bool_arithmetic_that_torch_allows_still_works():
+    b, tb = Tensor([True, False]), torch.tensor([True, False])
+    for op in [lambda b: b + b, lambda b: b * b, lambda b: b / b, lambda b: b**True, lambda b: b * 1.5]:
+        with np.errstate(invalid="ignore"):
+            assert_same(op(b), op(tb))
+
+
+def test_integer_floor_division_by_zero_is_an_error_like_torch():
+    # NumPy gives 0 (with a warning): a wrong number
+    with pytest.raises(ZeroDivisionError, match=r"by zero: the divisor \(int64, shape \(2,\)\) holds a 0"):
+        Tensor([1, 2]) // Tensor([0, 1])
+    with pytest.raises(ZeroDivisionError, match="by zero"):
+        Tensor([1, 2]) // 0
+    with pytest.raises(ZeroDivisionError, match="by zero"):
+        7 // Tensor([3, 0])
+    assert (Tensor([7, -7]) // 2).tolist() == [3, -4]
+    with np.errstate(divide="ignore"):
+        assert (Tensor([1.0, -1.0]) // 0).tolist() == [np.inf, -np.inf]  # floats divide to inf, as torch
+
+
+def test_integers_to_negative_integer_powers_say_so():
+    # the message was a broadcasting error about shapes (2,) and (2,)
+    for base, exponent in [(Tensor([2, 3]), Tensor([1, -1])), (2, Tensor([1, -2]))]:
+        with pytest.raises(ValueError, match=r"negative integer powers .* holds -\d.*x.float\(\) \*\* p"):
+            base**exponent
+    assert (Tensor([2, 3]) ** Tensor([2, 0])).tolist() == [4, 1]
+
+
+def test_an_in_place_division_of_integers_names_the_float_result():
+    # the message said "would turn a int64 tensor into int64"
+    x = Tensor([1, 2])
+    with pytest.raises(TypeError, match="int64 tensor into float32"):
+        x /= 2
+
+
+# ---- autograd bookkeeping --------------------------------------------------------------------------------
+
+
+def test_requires_grad_true_on_an_interior_tensor_is_allowed_like_torch():
+    y = Tensor([1.0, 2.0], requires_grad=True) * 2
+    assert y.requires_grad_(True) is y and y.requires_grad  # a no-op, as in PyTorch
+    with pytest.raises(RuntimeError, match="only be changed on leaf tensors"):
+        y.requires_grad_(False)
+
+
+def test_a_grad_of_another_dtype_is_refused_like_torch():
+    # a float64 grad on a float32 tensor was kept, and every later backward added into it
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(
+        TypeError, match=r"grad has dtype float64, the tensor has dtype float32.*\.to\(float32\)"
+    ):
+        x.grad = Tensor(np.zeros(2))
+    x.grad = np.zeros(2)  # an array is taken as data in the tensor's dtype
+    assert x.grad.dtype == np.float32
+
+
+# ---- functional ------------------------------------------------------------------------------------------
+
+
+def test_embedding_refuses_indices_outside_the_table_like_torch():
+    # weight[-1] quietly picked the last row
+    weight = Tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    for indices in ([-1, 2], [0, 3]):
+        with pytest.raises(IndexError, match=r"indices must lie in 0..2 \(the weight has 3 rows\)"):
+            F.embedding(Tensor(indices), weight)
+    F.embedding(Tensor([[0, 2], [2, 2]]), weight).sum().backward()
+    assert weight.grad.tolist() == [[1.0, 1.0], [0.0, 0.0], [3.0, 3.0]]
+
+
+def test_masked_fill_with_a_mask_that_does_not_broadcast_names_both_shapes():
+    # NumPy's "shape mismatch: objects cannot be broadcast to a single shape" came through
+    with pytest.raises(ValueError, match=r"mask of shape \(4,\) does not fit tensor shape \(3,\)"):
+        Tensor([1.0, 2.0, 3.0]).masked_fill(Tensor([True, False, True, False]), 0.0)

@@ -133,9 +133,11 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
     if condition.dtype != np.bool_:
         raise TypeError(f"where needs a bool condition, got {condition.dtype}; compare first (t > 0)")
     if not isinstance(input, Tensor):
-        if not isinstance(other, Tensor):
-            raise TypeError("where needs input or other to be a tensor")
-        b, a = other._operands(input)
+        if not isinstance(other, Tensor):  # two numbers: typed as numbers, promoted together (as PyTorch)
+            input = _leaf(np.asarray(input, dtype=dtypes.number_dtype(input)))
+            a, b = input._operands(other)
+        else:
+            b, a = other._operands(input)
     else:
         a, b = input._operands(other)
     return apply_op("where", (a, b), condition=condition)

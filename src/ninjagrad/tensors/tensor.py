@@ -203,6 +203,11 @@ class Tensor:
         array = value.data if isinstance(value, Tensor) else np.asarray(value)
         if array.shape != self.shape:
             raise ValueError(f"assigned grad has shape {array.shape}, the tensor has shape {self.shape}")
+        if isinstance(value, Tensor) and array.dtype != self.data.dtype:  # a grad has its tensor's dtype
+            raise TypeError(
+                f"assigned grad has dtype {array.dtype}, the tensor has dtype {self.dtype} (PyTorch refuses "
+                f"it too); convert it first: .to({self.dtype})"
+            )
         self._grad = value if isinstance(value, Tensor) else _leaf(np.array(array, dtype=self.data.dtype))
 
     @property
@@ -215,7 +220,7 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Mark a leaf as a parameter (or not). Returns self, as in PyTorch."""
-        if self._op:
+        if self._op and not requires_grad:  # (True on a tensor made in the graph changes nothing)
             raise RuntimeError(
                 f"requires_grad can only be changed on leaf tensors; this one was made by {self._op!r}. "
                 f"Use .detach() to get a leaf"
@@ -504,9 +509,11 @@ class Tensor:
         return apply_op("add", (b, a))
 
     def __sub__(self, other: Any) -> Tensor:
+        _check_no_bool("subtraction (-)", self, other)
         return apply_op("sub", self._operands(other))
 
     def __rsub__(self, other: Any) -> Tensor:
+        _check_no_bool("subtraction (-)", self, other)
         a, b = self._operands(other)
         return apply_op("sub", (b, a))
 
@@ -532,24 +539,32 @@ class Tensor:
     def __floordiv__(self, other: Any) -> Tensor:
         """Rounded-down division, outside the graph (it has no useful gradient)."""
         a, b = self._operands(other)
-        return _leaf(np.asarray(np.floor_divide(a.data, b.data)))
+        return _floor_divide(a, b)
 
     def __rfloordiv__(self, other: Any) -> Tensor:
         a, b = self._operands(other)
-        return _leaf(np.asarray(np.floor_divide(b.data, a.data)))
+        return _floor_divide(b, a)
 
     def __neg__(self) -> Tensor:
+        _check_no_bool("negation (-x)", self)
         return apply_op("neg", (self,))
 
     def __pow__(self, exponent: Any) -> Tensor:
         if isinstance(exponent, (int, float)) and not isinstance(exponent, bool):
+            # np.float64(2.0) is a float too: as a plain Python number it cannot widen float32 to float64
+            exponent = float(exponent) if isinstance(exponent, float) else int(exponent)
             x = self
             if self.data.dtype.kind != "f" and isinstance(exponent, float):  # int ** 0.5 is float32
                 x = self._floating()
+            elif self.data.dtype == np.bool_:  # bool ** 2 is int64, as in PyTorch (NumPy makes int8)
+                x = self._as(dtypes.int64)
             return apply_op("pow", (x,), exponent=exponent)
+        if not isinstance(exponent, bool):  # bool ** True is bool ** bool's one case PyTorch allows
+            _check_not_both_bool("pow (**)", self, exponent)
         return _power(*self._operands(exponent))
 
     def __rpow__(self, base: Any) -> Tensor:
+        _check_not_both_bool("pow (**)", base, self)
         a, b = self._operands(base)
         return _power(b, a)
 
@@ -625,7 +640,7 @@ class Tensor:
         try:
             ufunc(self.data, theirs, out=self.data, casting="same_kind")
         except TypeError:  # NumPy's casting error (UFuncTypeError) is a TypeError
-            raise _in_place_dtype_error(self._operands(other)[0].dtype, self.dtype) from None
+            raise _in_place_dtype_error(getattr(self.detach(), name)(other).dtype, self.dtype) from None
         except ValueError as error:
             raise ValueError(
                 f"in-place {name.strip('_')}: {error}; the result of an in-place op must have the tensor's "
@@ -673,12 +688,14 @@ class Tensor:
         return apply_op("sqrt", (self._floating(),))
 
     def abs(self) -> Tensor:
+        _check_no_bool("abs", self)
         return apply_op("abs", (self,))
 
     def tanh(self) -> Tensor:
         return apply_op("tanh", (self._floating(),))
 
     def relu(self) -> Tensor:
+        _check_no_bool("relu", self)
         return apply_op("relu", (self,))
 
     def sigmoid(self) -> Tensor:
@@ -688,11 +705,25 @@ class Tensor:
         """Each element limited to [min, max] (either may be None); the gradient passes where x is inside."""
         if min is None and max is None:
             raise ValueError("clamp needs min or max (or both)")
-        dtype = self.data.dtype
-        for bound in (min, max):
-            if bound is not None:
+        bounds = [b for b in (min, max) if b is not None]
+        tensors = [b for b in bounds if isinstance(b, Tensor)]
+        for bound in tensors:  # constants here: a bound in the graph would get no gradient
+            if bound._requires_grad or not _broadcasts_to(bound.shape, self.shape):
+                raise ValueError(
+                    f"clamp: a tensor bound must be a constant that fits the tensor's shape {self.shape}, "
+                    f"got shape {bound.shape} with requires_grad={bound._requires_grad}; for a bound in the "
+                    f"graph write torch.where(x < low, low, x)"
+                )
+        # PyTorch's promotion over all three: a 0-d float64 bound does not widen a float32 tensor
+        dtype = dtypes.result_dtype((self.data.dtype, self.ndim), *[(b.dtype, b.ndim) for b in tensors])
+        for bound in bounds:
+            if not isinstance(bound, Tensor):
                 dtype = dtypes.combine(dtype, dtypes.number_dtype(bound))
-        return apply_op("clamp", (self._as(dtype),), low=min, high=max)
+        low, high = (
+            None if b is None else np.asarray(b.data if isinstance(b, Tensor) else b, dtype=dtype)
+            for b in (min, max)
+        )  # np.clip with a NumPy float64 bound would widen float32
+        return apply_op("clamp", (self._as(dtype),), low=low, high=high)
 
     clip = clamp
 
@@ -701,7 +732,7 @@ class Tensor:
         mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
         if mask.dtype != np.bool_:
             raise TypeError(f"masked_fill needs a bool mask, got {mask.dtype}; compare first (t == 0)")
-        if np.broadcast_shapes(mask.shape, self.shape) != self.shape:
+        if not _broadcasts_to(mask.shape, self.shape):
             raise ValueError(
                 f"masked_fill: mask of shape {mask.shape} does not fit tensor shape {self.shape}"
             )
@@ -959,10 +990,46 @@ def _scaled(t: Tensor, number: float) -> Tensor:
 
 
 def _power(base: Tensor, exponent: Tensor) -> Tensor:
-    """base ** exponent of one dtype; bool ** bool stays bool, as in PyTorch (NumPy makes int8)."""
+    """base ** exponent of one dtype; bool ** True stays bool, as in PyTorch (NumPy makes int8)."""
     if base.data.dtype == np.bool_:
         return _leaf(np.asarray(base.data | ~exponent.data))
     return apply_op("pow_tensor", (base, exponent))
+
+
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether an operand of ``shape`` broadcasts to ``target`` without growing it."""
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
+def _check_no_bool(op: str, *operands: Any) -> None:
+    """PyTorch refuses ``-`` (and abs, relu) on bool tensors and Python bools, rather than guess a meaning."""
+    for operand in operands:
+        if isinstance(operand, bool) or (isinstance(operand, Tensor) and operand.data.dtype == np.bool_):
+            raise TypeError(
+                f"{op} of a bool operand is not supported (as in PyTorch), got {operand!r}; invert a mask "
+                f"with ~mask, or convert first (mask.float(), mask.long())"
+            )
+
+
+def _check_not_both_bool(op: str, a: Any, b: Any) -> None:
+    """PyTorch refuses pow of two bool operands (bool ** bool tensor, True ** bool tensor)."""
+    if all(isinstance(x, bool) or (isinstance(x, Tensor) and x.data.dtype == np.bool_) for x in (a, b)):
+        raise TypeError(f"{op} of two bool operands is not supported (as in PyTorch); convert one (.long())")
+
+
+def _floor_divide(a: Tensor, b: Tensor) -> Tensor:
+    """``a // b`` of one dtype, outside the graph; integer division by zero is an error, as in PyTorch."""
+    if a.data.dtype == np.bool_:
+        raise TypeError("floor division (//) of bool tensors is not supported (as in PyTorch); use .long()")
+    if a.data.dtype.kind != "f" and not np.all(b.data):
+        raise ZeroDivisionError(
+            f"integer floor division (//) by zero: the divisor ({b.dtype}, shape {b.shape}) holds a 0; "
+            f"divide floats (a.float() // b) for inf"
+        )
+    return _leaf(np.asarray(np.floor_divide(a.data, b.data)))
 
 
 def _check_floating(t: Tensor, op: str) -> None:
