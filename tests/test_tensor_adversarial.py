@@ -262,3 +262,54 @@ def test_masked_fill_with_a_mask_that_does_not_broadcast_names_both_shapes():
     # NumPy's "shape mismatch: objects cannot be broadcast to a single shape" came through
     with pytest.raises(ValueError, match=r"mask of shape \(4,\) does not fit tensor shape \(3,\)"):
         Tensor([1.0, 2.0, 3.0]).masked_fill(Tensor([True, False, True, False]), 0.0)
+
+
+# ---- in-place writes after a node saved the array ---------------------------------------------------------
+
+
+def _written_cases():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    with ninjagrad.no_grad():
+        x += 1  # mul saved x: its gradient was computed from the new x, [4, 6] instead of [2, 4]
+    yield y
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    with ninjagrad.no_grad():
+        x[0] = 5.0
+    yield y
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    h = x * 2
+    y = (h * h).sum()
+    d = h.detach()  # shares h's data
+    d += 1
+    yield y
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    e = x.exp()
+    y = e.sum()
+    with ninjagrad.no_grad():
+        e[1:] *= 3  # a view of exp's saved result
+    yield y
+
+
+def test_backward_refuses_a_node_whose_saved_arrays_were_written_in_place_like_torch():
+    for y in _written_cases():
+        with pytest.raises(
+            RuntimeError, match=r"numbers changed: an array of shape \(\d?,?\) .*out of place"
+        ):
+            y.backward()
+
+
+def test_writes_that_no_backward_reads_are_allowed_like_torch():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp().sum() + (x + 1).sum()  # exp saves its result and add nothing, not x
+    with ninjagrad.no_grad():
+        x += 1
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, np.exp([1.0, 2.0]) + 1, rtol=1e-6)
+    for _ in range(3):  # the SGD loop: every write comes after the backward that read the array
+        x.grad = None
+        (x * x).sum().backward()
+        with ninjagrad.no_grad():
+            x -= 0.1 * x.grad
+    np.testing.assert_allclose(x.data, np.array([2.0, 3.0]) * 0.8**3, rtol=1e-6)

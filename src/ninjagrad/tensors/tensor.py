@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import math
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -44,6 +46,43 @@ class _GradMode(threading.local):
 
 
 _grad_mode = _GradMode()
+
+# In-place writes (x += 1 under no_grad(), x[i] = v, or either through a .detach() that shares the data)
+# are stamped, per array written into, from the clock that also stamps each recorded node. A node whose
+# saved arrays (what its backward reads: mul's inputs, exp's result) were written after the node was made
+# would compute its gradient from the new numbers, so backward() refuses it: PyTorch's version counter,
+# kept per array. (Writes through .data are not tracked, as in PyTorch.)
+_clock = itertools.count(1)
+_writes: dict[int, tuple[int, weakref.ref]] = {}  # id(base array) -> (stamp of its last write, the array)
+_prune_at = [4096]  # forget the arrays that are gone once this many were written into
+
+
+def _base(array: np.ndarray) -> np.ndarray:
+    """The array that owns the memory ``array`` views (``x[0]``, ``x.T`` and ``x`` share one)."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+def _record_write(array: np.ndarray) -> None:
+    """Stamp a write into ``array``'s memory."""
+    if len(_writes) >= _prune_at[0]:
+        for key in [key for key, (_, ref) in _writes.items() if ref() is None]:
+            del _writes[key]
+        _prune_at[0] = max(4096, 2 * len(_writes))
+    base = _base(array)
+    _writes[id(base)] = (next(_clock), weakref.ref(base))
+
+
+def _written_after(node: Tensor) -> np.ndarray | None:
+    """The first array ``node`` saved for its backward whose memory was written after ``node`` was made."""
+    for saved in node._saved:
+        if type(saved) is np.ndarray:
+            base = _base(saved)
+            write = _writes.get(id(base))
+            if write is not None and write[0] > node._stamp and write[1]() is base:
+                return saved
+    return None
 
 
 class no_grad:
@@ -162,7 +201,9 @@ class Tensor:
     PyTorch, so they can key dicts.
     """
 
-    __slots__ = ("data", "_grad", "label", "_requires_grad", "_prev", "_op", "_saved", "_retains_grad")
+    __slots__ = (
+        "data", "_grad", "label", "_requires_grad", "_prev", "_op", "_saved", "_retains_grad", "_stamp",
+    )  # fmt: skip
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, label: str = ""):
         """``data``: a number, nested lists, an array or a Tensor (copied). Typed as ``torch.tensor``: an
@@ -186,6 +227,7 @@ class Tensor:
         self._op = ""
         self._saved: tuple | None = None
         self._retains_grad = False
+        self._stamp = 0  # when it was recorded as a node (see _clock)
 
     # ---- attributes --------------------------------------------------------------------------------------
 
@@ -415,6 +457,8 @@ class Tensor:
                 continue
             if node._retains_grad:
                 node._accumulate_grad(dnode)
+            if _writes:
+                _check_not_written(node)
             dinputs = rules[node._op](node._saved, dnode)
             for parent, dparent in zip(node._prev, dinputs, strict=True):
                 if parent._requires_grad:
@@ -639,6 +683,7 @@ class Tensor:
         ufunc = _IN_PLACE_UFUNCS[name]
         try:
             ufunc(self.data, theirs, out=self.data, casting="same_kind")
+            _record_write(self.data)
         except TypeError:  # NumPy's casting error (UFuncTypeError) is a TypeError
             raise _in_place_dtype_error(getattr(self.detach(), name)(other).dtype, self.dtype) from None
         except ValueError as error:
@@ -671,6 +716,7 @@ class Tensor:
             )
         index, _ = _normalize_index(index)
         self.data[index] = value.data if isinstance(value, Tensor) else value
+        _record_write(self.data)
 
     # ---- elementwise functions ---------------------------------------------------------------------------
 
@@ -975,6 +1021,18 @@ _IN_PLACE_UFUNCS = {
 }
 
 
+def _check_not_written(node: Tensor) -> None:
+    written = _written_after(node)
+    if written is not None:
+        raise RuntimeError(
+            f"backward() through a {node._op!r} node whose numbers changed: an array of shape "
+            f"{written.shape} that its gradient needs (an input or its result) was changed in place "
+            f"(x += ..., x[i] = ..., under no_grad() or through .detach()) after the node was made, so its "
+            f"gradient would be computed from the new values (PyTorch refuses this too); write it out of "
+            f"place (x = x + 1), or change it after backward()"
+        )
+
+
 def _in_place_dtype_error(result: np.dtype, dtype: np.dtype) -> TypeError:
     return TypeError(
         f"an in-place op would turn a {dtype} tensor into {result} (result type {result} can't be cast to "
@@ -1056,6 +1114,7 @@ def _leaf(data: np.ndarray) -> Tensor:
     t._op = ""
     t._saved = None
     t._retains_grad = False
+    t._stamp = 0
     return t
 
 
@@ -1078,6 +1137,7 @@ def apply_op(name: str, inputs: tuple[Tensor, ...], **attrs: Any) -> Tensor:
                 result._prev = inputs
                 result._op = name
                 result._saved = saved
+                result._stamp = next(_clock)
                 break
     return result
 
