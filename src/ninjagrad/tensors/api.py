@@ -117,7 +117,7 @@ def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     """The slices along ``dim``, each without that dim (``torch.unbind(emb, 1)``: one (n, 10) per char)."""
     if input.ndim == 0:
         raise ValueError("unbind of a 0-d tensor: there is no dim to split")
-    dim = _dims(dim, input.ndim)
+    dim = _dims(dim, input.ndim) % input.ndim  # a count of the dims before it (dim -1: all but one)
     before = (slice(None),) * dim
     return tuple(input[(*before, i)] for i in range(input.shape[dim]))
 
@@ -133,9 +133,11 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
     if condition.dtype != np.bool_:
         raise TypeError(f"where needs a bool condition, got {condition.dtype}; compare first (t > 0)")
     if not isinstance(input, Tensor):
-        if not isinstance(other, Tensor):
-            raise TypeError("where needs input or other to be a tensor")
-        b, a = other._operands(input)
+        if not isinstance(other, Tensor):  # two numbers: typed as numbers, promoted together (as PyTorch)
+            input = _leaf(np.asarray(input, dtype=dtypes.number_dtype(input)))
+            a, b = input._operands(other)
+        else:
+            b, a = other._operands(input)
     else:
         a, b = input._operands(other)
     return apply_op("where", (a, b), condition=condition)

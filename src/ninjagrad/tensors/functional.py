@@ -33,6 +33,15 @@ def _check_tensor(input: Any, function: str) -> None:
         )
 
 
+def _check_float_tensor(input: Any, function: str) -> None:
+    """A Tensor of floats: PyTorch refuses softmax of integers (NumPy would make float64 of them)."""
+    _check_tensor(input, function)
+    if input.dtype.kind != "f":
+        raise TypeError(
+            f"{function} needs a floating-point tensor (as in PyTorch), got {input.dtype}; use .float()"
+        )
+
+
 # ---------------------------------------------------------------------------------------------------------
 # softmax and log_softmax
 
@@ -55,7 +64,7 @@ def _softmax_backward(saved, dout):
 
 def softmax(input: Tensor, dim: int) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``: the probabilities of the makemore MLP's next character."""
-    _check_tensor(input, "softmax")
+    _check_float_tensor(input, "softmax")
     return apply_op("softmax", (input,), dim=_dims(dim, input.ndim))
 
 
@@ -77,7 +86,7 @@ def _log_softmax_backward(saved, dout):
 
 def log_softmax(input: Tensor, dim: int) -> Tensor:
     """x - log(sum(exp(x))) along ``dim``: log-probabilities, computed without overflow."""
-    _check_tensor(input, "log_softmax")
+    _check_float_tensor(input, "log_softmax")
     return apply_op("log_softmax", (input,), dim=_dims(dim, input.ndim))
 
 
@@ -129,7 +138,7 @@ def cross_entropy(input: Tensor, target: Any, reduction: str = "mean") -> Tensor
 
     ``reduction``: ``"mean"`` (PyTorch's default), ``"sum"`` or ``"none"`` (one loss per row).
     """
-    _check_tensor(input, "cross_entropy")
+    _check_float_tensor(input, "cross_entropy")
     targets = np.asarray(target.data if isinstance(target, Tensor) else target)
     if input.ndim != 2:
         raise ValueError(f"cross_entropy expects logits of shape (n, classes), got {input.shape}")
@@ -284,7 +293,16 @@ def embedding(input: Any, weight: Tensor) -> Tensor:
     Its gradient is the scatter-add of indexing: a row picked k times receives k contributions.
     """
     _check_tensor(weight, "embedding (its weight)")
-    return weight[input]
+    indices = np.asarray(input.data if isinstance(input, Tensor) else input)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"embedding needs integer indices, got {indices.dtype}")
+    rows = weight.shape[0] if weight.ndim else 0
+    if indices.size and (indices.min() < 0 or indices.max() >= rows):  # weight[-1] would be the last row
+        raise IndexError(
+            f"embedding indices must lie in 0..{rows - 1} (the weight has {rows} rows), got values from "
+            f"{indices.min()} to {indices.max()}"
+        )
+    return weight[indices]
 
 
 # ---------------------------------------------------------------------------------------------------------

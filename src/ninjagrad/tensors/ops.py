@@ -182,6 +182,11 @@ def pow_backward(saved, dout):
 
 @forward("pow_tensor")
 def pow_tensor(base, exponent):
+    if exponent.dtype.kind in "iu" and base.dtype.kind in "iu" and np.any(exponent < 0):
+        raise ValueError(  # NumPy's own ValueError would read as a broadcasting error below
+            f"pow: integers to negative integer powers are not supported (the {exponent.dtype} exponent "
+            f"holds {exponent.min()}); make the base float first: x.float() ** p"
+        )
     try:
         y = base**exponent
     except ValueError:

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import math
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -44,6 +46,43 @@ class _GradMode(threading.local):
 
 
 _grad_mode = _GradMode()
+
+# In-place writes (x += 1 under no_grad(), x[i] = v, or either through a .detach() that shares the data)
+# are stamped, per array written into, from the clock that also stamps each recorded node. A node whose
+# saved arrays (what its backward reads: mul's inputs, exp's result) were written after the node was made
+# would compute its gradient from the new numbers, so backward() refuses it: PyTorch's version counter,
+# kept per array. (Writes through .data are not tracked, as in PyTorch.)
+_clock = itertools.count(1)
+_writes: dict[int, tuple[int, weakref.ref]] = {}  # id(base array) -> (stamp of its last write, the array)
+_prune_at = [4096]  # forget the arrays that are gone once this many were written into
+
+
+def _base(array: np.ndarray) -> np.ndarray:
+    """The array that owns the memory ``array`` views (``x[0]``, ``x.T`` and ``x`` share one)."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+def _record_write(array: np.ndarray) -> None:
+    """Stamp a write into ``array``'s memory."""
+    if len(_writes) >= _prune_at[0]:
+        for key in [key for key, (_, ref) in _writes.items() if ref() is None]:
+            del _writes[key]
+        _prune_at[0] = max(4096, 2 * len(_writes))
+    base = _base(array)
+    _writes[id(base)] = (next(_clock), weakref.ref(base))
+
+
+def _written_after(node: Tensor) -> np.ndarray | None:
+    """The first array ``node`` saved for its backward whose memory was written after ``node`` was made."""
+    for saved in node._saved:
+        if type(saved) is np.ndarray:
+            base = _base(saved)
+            write = _writes.get(id(base))
+            if write is not None and write[0] > node._stamp and write[1]() is base:
+                return saved
+    return None
 
 
 class no_grad:
@@ -162,7 +201,9 @@ class Tensor:
     PyTorch, so they can key dicts.
     """
 
-    __slots__ = ("data", "_grad", "label", "_requires_grad", "_prev", "_op", "_saved", "_retains_grad")
+    __slots__ = (
+        "data", "_grad", "label", "_requires_grad", "_prev", "_op", "_saved", "_retains_grad", "_stamp",
+    )  # fmt: skip
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, label: str = ""):
         """``data``: a number, nested lists, an array or a Tensor (copied). Typed as ``torch.tensor``: an
@@ -186,6 +227,7 @@ class Tensor:
         self._op = ""
         self._saved: tuple | None = None
         self._retains_grad = False
+        self._stamp = 0  # when it was recorded as a node (see _clock)
 
     # ---- attributes --------------------------------------------------------------------------------------
 
@@ -203,6 +245,11 @@ class Tensor:
         array = value.data if isinstance(value, Tensor) else np.asarray(value)
         if array.shape != self.shape:
             raise ValueError(f"assigned grad has shape {array.shape}, the tensor has shape {self.shape}")
+        if isinstance(value, Tensor) and array.dtype != self.data.dtype:  # a grad has its tensor's dtype
+            raise TypeError(
+                f"assigned grad has dtype {array.dtype}, the tensor has dtype {self.dtype} (PyTorch refuses "
+                f"it too); convert it first: .to({self.dtype})"
+            )
         self._grad = value if isinstance(value, Tensor) else _leaf(np.array(array, dtype=self.data.dtype))
 
     @property
@@ -215,7 +262,7 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Mark a leaf as a parameter (or not). Returns self, as in PyTorch."""
-        if self._op:
+        if self._op and not requires_grad:  # (True on a tensor made in the graph changes nothing)
             raise RuntimeError(
                 f"requires_grad can only be changed on leaf tensors; this one was made by {self._op!r}. "
                 f"Use .detach() to get a leaf"
@@ -410,6 +457,8 @@ class Tensor:
                 continue
             if node._retains_grad:
                 node._accumulate_grad(dnode)
+            if _writes:
+                _check_not_written(node)
             dinputs = rules[node._op](node._saved, dnode)
             for parent, dparent in zip(node._prev, dinputs, strict=True):
                 if parent._requires_grad:
@@ -504,9 +553,11 @@ class Tensor:
         return apply_op("add", (b, a))
 
     def __sub__(self, other: Any) -> Tensor:
+        _check_no_bool("subtraction (-)", self, other)
         return apply_op("sub", self._operands(other))
 
     def __rsub__(self, other: Any) -> Tensor:
+        _check_no_bool("subtraction (-)", self, other)
         a, b = self._operands(other)
         return apply_op("sub", (b, a))
 
@@ -532,24 +583,32 @@ class Tensor:
     def __floordiv__(self, other: Any) -> Tensor:
         """Rounded-down division, outside the graph (it has no useful gradient)."""
         a, b = self._operands(other)
-        return _leaf(np.asarray(np.floor_divide(a.data, b.data)))
+        return _floor_divide(a, b)
 
     def __rfloordiv__(self, other: Any) -> Tensor:
         a, b = self._operands(other)
-        return _leaf(np.asarray(np.floor_divide(b.data, a.data)))
+        return _floor_divide(b, a)
 
     def __neg__(self) -> Tensor:
+        _check_no_bool("negation (-x)", self)
         return apply_op("neg", (self,))
 
     def __pow__(self, exponent: Any) -> Tensor:
         if isinstance(exponent, (int, float)) and not isinstance(exponent, bool):
+            # np.float64(2.0) is a float too: as a plain Python number it cannot widen float32 to float64
+            exponent = float(exponent) if isinstance(exponent, float) else int(exponent)
             x = self
             if self.data.dtype.kind != "f" and isinstance(exponent, float):  # int ** 0.5 is float32
                 x = self._floating()
+            elif self.data.dtype == np.bool_:  # bool ** 2 is int64, as in PyTorch (NumPy makes int8)
+                x = self._as(dtypes.int64)
             return apply_op("pow", (x,), exponent=exponent)
+        if not isinstance(exponent, bool):  # bool ** True is bool ** bool's one case PyTorch allows
+            _check_not_both_bool("pow (**)", self, exponent)
         return _power(*self._operands(exponent))
 
     def __rpow__(self, base: Any) -> Tensor:
+        _check_not_both_bool("pow (**)", base, self)
         a, b = self._operands(base)
         return _power(b, a)
 
@@ -624,8 +683,9 @@ class Tensor:
         ufunc = _IN_PLACE_UFUNCS[name]
         try:
             ufunc(self.data, theirs, out=self.data, casting="same_kind")
+            _record_write(self.data)
         except TypeError:  # NumPy's casting error (UFuncTypeError) is a TypeError
-            raise _in_place_dtype_error(self._operands(other)[0].dtype, self.dtype) from None
+            raise _in_place_dtype_error(getattr(self.detach(), name)(other).dtype, self.dtype) from None
         except ValueError as error:
             raise ValueError(
                 f"in-place {name.strip('_')}: {error}; the result of an in-place op must have the tensor's "
@@ -656,6 +716,7 @@ class Tensor:
             )
         index, _ = _normalize_index(index)
         self.data[index] = value.data if isinstance(value, Tensor) else value
+        _record_write(self.data)
 
     # ---- elementwise functions ---------------------------------------------------------------------------
 
@@ -673,12 +734,14 @@ class Tensor:
         return apply_op("sqrt", (self._floating(),))
 
     def abs(self) -> Tensor:
+        _check_no_bool("abs", self)
         return apply_op("abs", (self,))
 
     def tanh(self) -> Tensor:
         return apply_op("tanh", (self._floating(),))
 
     def relu(self) -> Tensor:
+        _check_no_bool("relu", self)
         return apply_op("relu", (self,))
 
     def sigmoid(self) -> Tensor:
@@ -688,11 +751,25 @@ class Tensor:
         """Each element limited to [min, max] (either may be None); the gradient passes where x is inside."""
         if min is None and max is None:
             raise ValueError("clamp needs min or max (or both)")
-        dtype = self.data.dtype
-        for bound in (min, max):
-            if bound is not None:
+        bounds = [b for b in (min, max) if b is not None]
+        tensors = [b for b in bounds if isinstance(b, Tensor)]
+        for bound in tensors:  # constants here: a bound in the graph would get no gradient
+            if bound._requires_grad or not _broadcasts_to(bound.shape, self.shape):
+                raise ValueError(
+                    f"clamp: a tensor bound must be a constant that fits the tensor's shape {self.shape}, "
+                    f"got shape {bound.shape} with requires_grad={bound._requires_grad}; for a bound in the "
+                    f"graph write torch.where(x < low, low, x)"
+                )
+        # PyTorch's promotion over all three: a 0-d float64 bound does not widen a float32 tensor
+        dtype = dtypes.result_dtype((self.data.dtype, self.ndim), *[(b.dtype, b.ndim) for b in tensors])
+        for bound in bounds:
+            if not isinstance(bound, Tensor):
                 dtype = dtypes.combine(dtype, dtypes.number_dtype(bound))
-        return apply_op("clamp", (self._as(dtype),), low=min, high=max)
+        low, high = (
+            None if b is None else np.asarray(b.data if isinstance(b, Tensor) else b, dtype=dtype)
+            for b in (min, max)
+        )  # np.clip with a NumPy float64 bound would widen float32
+        return apply_op("clamp", (self._as(dtype),), low=low, high=high)
 
     clip = clamp
 
@@ -701,7 +778,7 @@ class Tensor:
         mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
         if mask.dtype != np.bool_:
             raise TypeError(f"masked_fill needs a bool mask, got {mask.dtype}; compare first (t == 0)")
-        if np.broadcast_shapes(mask.shape, self.shape) != self.shape:
+        if not _broadcasts_to(mask.shape, self.shape):
             raise ValueError(
                 f"masked_fill: mask of shape {mask.shape} does not fit tensor shape {self.shape}"
             )
@@ -740,13 +817,13 @@ class Tensor:
     ) -> Tensor:
         """The sum over ``dim``; integer and bool tensors sum to int64, as in PyTorch."""
         x = self if self.data.dtype.kind == "f" else self._as(dtypes.int64)
-        return apply_op("sum", (x,), dim=_dims(dim, self.ndim), keepdim=keepdim or keepdims)
+        return apply_op("sum", (x,), dim=_reduced_dims(dim, self.ndim), keepdim=keepdim or keepdims)
 
     def mean(
         self, dim: int | Sequence[int] | None = None, keepdim: bool = False, *, keepdims: bool = False
     ) -> Tensor:
         _check_floating(self, "mean")
-        return apply_op("mean", (self,), dim=_dims(dim, self.ndim), keepdim=keepdim or keepdims)
+        return apply_op("mean", (self,), dim=_reduced_dims(dim, self.ndim), keepdim=keepdim or keepdims)
 
     def var(
         self,
@@ -765,7 +842,7 @@ class Tensor:
         _check_floating(self, "var")
         if correction is None:
             correction = 1 if unbiased else 0
-        dim = _dims(dim, self.ndim)
+        dim = _reduced_dims(dim, self.ndim)
         return apply_op("var", (self,), dim=dim, keepdim=keepdim or keepdims, correction=correction)
 
     def std(
@@ -781,7 +858,7 @@ class Tensor:
         _check_floating(self, "std")
         if correction is None:
             correction = 1 if unbiased else 0
-        dim = _dims(dim, self.ndim)
+        dim = _reduced_dims(dim, self.ndim)
         return apply_op("std", (self,), dim=dim, keepdim=keepdim or keepdims, correction=correction)
 
     def max(
@@ -817,11 +894,11 @@ class Tensor:
 
     def all(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         """Whether every element (along ``dim``) is nonzero: a bool tensor, no graph."""
-        return _leaf(np.asarray(np.all(self.data, axis=_dims(dim, self.ndim), keepdims=keepdim)))
+        return _leaf(np.asarray(np.all(self.data, axis=_reduced_dims(dim, self.ndim), keepdims=keepdim)))
 
     def any(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         """Whether some element (along ``dim``) is nonzero: a bool tensor, no graph."""
-        return _leaf(np.asarray(np.any(self.data, axis=_dims(dim, self.ndim), keepdims=keepdim)))
+        return _leaf(np.asarray(np.any(self.data, axis=_reduced_dims(dim, self.ndim), keepdims=keepdim)))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         """The index of the largest element (of the flattened tensor without ``dim``); int64, no graph."""
@@ -831,9 +908,9 @@ class Tensor:
         return self._arg(np.argmin, dim, keepdim)
 
     def _arg(self, arg: Callable, dim: int | None, keepdim: bool) -> Tensor:
-        if self.data.size == 0:
-            raise ValueError(f"argmax/argmin of an empty tensor (shape {self.shape}) has no value")
         axis = _dims(dim, self.ndim)
+        if self.data.size == 0 and (axis is None or self.shape[axis] == 0):  # (0, 3).argmax(1) has rows
+            raise ValueError(f"argmax/argmin of an empty tensor (shape {self.shape}) has no value")
         if axis is None:
             index = arg(self.data)
             return _leaf(np.asarray(index, dtype=np.int64).reshape((1,) * self.ndim if keepdim else ()))
@@ -944,6 +1021,18 @@ _IN_PLACE_UFUNCS = {
 }
 
 
+def _check_not_written(node: Tensor) -> None:
+    written = _written_after(node)
+    if written is not None:
+        raise RuntimeError(
+            f"backward() through a {node._op!r} node whose numbers changed: an array of shape "
+            f"{written.shape} that its gradient needs (an input or its result) was changed in place "
+            f"(x += ..., x[i] = ..., under no_grad() or through .detach()) after the node was made, so its "
+            f"gradient would be computed from the new values (PyTorch refuses this too); write it out of "
+            f"place (x = x + 1), or change it after backward()"
+        )
+
+
 def _in_place_dtype_error(result: np.dtype, dtype: np.dtype) -> TypeError:
     return TypeError(
         f"an in-place op would turn a {dtype} tensor into {result} (result type {result} can't be cast to "
@@ -959,10 +1048,46 @@ def _scaled(t: Tensor, number: float) -> Tensor:
 
 
 def _power(base: Tensor, exponent: Tensor) -> Tensor:
-    """base ** exponent of one dtype; bool ** bool stays bool, as in PyTorch (NumPy makes int8)."""
+    """base ** exponent of one dtype; bool ** True stays bool, as in PyTorch (NumPy makes int8)."""
     if base.data.dtype == np.bool_:
         return _leaf(np.asarray(base.data | ~exponent.data))
     return apply_op("pow_tensor", (base, exponent))
+
+
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether an operand of ``shape`` broadcasts to ``target`` without growing it."""
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
+def _check_no_bool(op: str, *operands: Any) -> None:
+    """PyTorch refuses ``-`` (and abs, relu) on bool tensors and Python bools, rather than guess a meaning."""
+    for operand in operands:
+        if isinstance(operand, bool) or (isinstance(operand, Tensor) and operand.data.dtype == np.bool_):
+            raise TypeError(
+                f"{op} of a bool operand is not supported (as in PyTorch), got {operand!r}; invert a mask "
+                f"with ~mask, or convert first (mask.float(), mask.long())"
+            )
+
+
+def _check_not_both_bool(op: str, a: Any, b: Any) -> None:
+    """PyTorch refuses pow of two bool operands (bool ** bool tensor, True ** bool tensor)."""
+    if all(isinstance(x, bool) or (isinstance(x, Tensor) and x.data.dtype == np.bool_) for x in (a, b)):
+        raise TypeError(f"{op} of two bool operands is not supported (as in PyTorch); convert one (.long())")
+
+
+def _floor_divide(a: Tensor, b: Tensor) -> Tensor:
+    """``a // b`` of one dtype, outside the graph; integer division by zero is an error, as in PyTorch."""
+    if a.data.dtype == np.bool_:
+        raise TypeError("floor division (//) of bool tensors is not supported (as in PyTorch); use .long()")
+    if a.data.dtype.kind != "f" and not np.all(b.data):
+        raise ZeroDivisionError(
+            f"integer floor division (//) by zero: the divisor ({b.dtype}, shape {b.shape}) holds a 0; "
+            f"divide floats (a.float() // b) for inf"
+        )
+    return _leaf(np.asarray(np.floor_divide(a.data, b.data)))
 
 
 def _check_floating(t: Tensor, op: str) -> None:
@@ -989,6 +1114,7 @@ def _leaf(data: np.ndarray) -> Tensor:
     t._op = ""
     t._saved = None
     t._retains_grad = False
+    t._stamp = 0
     return t
 
 
@@ -1011,6 +1137,7 @@ def apply_op(name: str, inputs: tuple[Tensor, ...], **attrs: Any) -> Tensor:
                 result._prev = inputs
                 result._op = name
                 result._saved = saved
+                result._stamp = next(_clock)
                 break
     return result
 
@@ -1032,8 +1159,40 @@ def _dims(dim: int | Sequence[int] | None, ndim: int) -> int | tuple[int, ...] |
     return int(dims[0]) if isinstance(dim, (int, np.integer)) else tuple(int(d) for d in dims)
 
 
+def _reduced_dims(dim: int | Sequence[int] | None, ndim: int) -> int | tuple[int, ...] | None:
+    """The ``dim`` of a reduction (sum, mean, var, ...) as NumPy's ``axis``: as ``_dims``, and, as PyTorch,
+    an empty tuple reduces over every dim (NumPy's ``axis=()`` would reduce none) and a dim named twice is
+    an error."""
+    if dim is None or type(dim) is int:
+        return _dims(dim, ndim)
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    if not dims:
+        return None
+    axis = _dims(dims, ndim)
+    if isinstance(dim, (int, np.integer)):
+        return axis
+    positions = [int(d) % max(ndim, 1) for d in dims]
+    if len(set(positions)) != len(positions):
+        raise ValueError(
+            f"dim {tuple(int(d) for d in dims)} names a dim more than once (as positions "
+            f"{tuple(positions)} of a tensor with {ndim} dims); name each dim once"
+        )
+    return axis
+
+
 def _normalize_index(index: Any) -> tuple[Any, bool]:
-    """Turn Tensors, ranges and lists inside an index into arrays; say whether any array is present."""
+    """Turn Tensors, ranges and lists inside an index into arrays; say whether any array is present.
+
+    A list that holds lists, slices, None, ``...`` or arrays is refused: PyTorch 2.13 reads
+    ``x[[[0, 1], [1, 0]]]`` as ``x[[0, 1], [1, 0]]`` (deprecated, with a warning), NumPy and later PyTorch
+    as one 2-D index, and the two give different results.
+    """
+    if type(index) is list and len(index) < 32 and any(_is_index_part(item) for item in index):
+        raise IndexError(  # from 32 items on, PyTorch too reads the list as one index array
+            f"x[{index!r}]: a list of lists (or of slices, None, ...) as an index is ambiguous (PyTorch "
+            f"reads it as a tuple of indices, a deprecated rule; NumPy as one index array); write "
+            f"x[tuple(seq)] for one index per dim, or x[torch.tensor(seq)] for one index array"
+        )
     items = index if isinstance(index, tuple) else (index,)
     normalized = []
     advanced = False
@@ -1042,7 +1201,16 @@ def _normalize_index(index: Any) -> tuple[Any, bool]:
             item = item.data
         elif isinstance(item, (range, list)):
             item = np.asarray(item)
+            if item.size == 0:  # x[[]] picks no rows: NumPy would make [] a float array, not an index
+                item = item.astype(np.int64)
         if isinstance(item, np.ndarray):
             advanced = True
         normalized.append(item)
     return (tuple(normalized) if isinstance(index, tuple) else normalized[0]), advanced
+
+
+def _is_index_part(item: Any) -> bool:
+    """Whether ``item``, inside a list used as an index, would make PyTorch read the list as a tuple."""
+    return (
+        item is None or item is Ellipsis or isinstance(item, (slice, list, tuple, range, Tensor, np.ndarray))
+    )
