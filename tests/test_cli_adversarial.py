@@ -1,0 +1,76 @@
+"""The command line used carelessly: absurd numbers, odd files and streams, broken checkpoints and workbooks.
+
+Each case is one that once ended in a traceback, a wrong exit code, a misleading message or a lost file.
+Bad input must be exit 2 with a short message and no traceback, and must leave every file as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from ninjagrad.cli import main
+
+TINY = ["--steps", "60", "--embd", "3", "--hidden", "8", "--save-every", "20"]
+HUGE = "9" * 400  # an integer argparse accepts and no float can hold
+
+
+def run_cli(capsys, *argv):
+    """(exit code, stdout, stderr) of the CLI run in this process."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exit_:  # argparse's own usage errors
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_refused(code, out, err, *phrases):
+    assert code == 2, (code, err)
+    assert "Traceback" not in out + err
+    assert err.count("\n") <= 3 and len(err) < 1200, err  # a message, not a dump
+    for phrase in phrases:
+        assert phrase in err, (phrase, err)
+
+
+def checksums(directory: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished tiny run; copy it (run_copy) before changing anything."""
+    directory = tmp_path_factory.mktemp("finished") / "run"
+    with open(os.devnull, "w") as sink:
+        stdout, sys.stdout = sys.stdout, sink
+        try:
+            assert main(["train", "-o", str(directory), *TINY]) == 0
+        finally:
+            sys.stdout = stdout
+    return directory
+
+
+@pytest.fixture
+def run_copy(finished_run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(finished_run, copy)
+    return copy
+
+
+# ---- numbers ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag", ["--steps", "--batch-size", "--embd", "--hidden", "--block-size"])
+def test_a_400_digit_size_is_refused_as_too_large_not_an_overflow_error(tmp_path, capsys, flag):
+    code, out, err = run_cli(capsys, "train", "-o", tmp_path / "run", *TINY, flag, HUGE)
+    assert_refused(code, out, err, "GiB of memory, more than the", "choose a smaller")
+    assert not (tmp_path / "run").exists()
