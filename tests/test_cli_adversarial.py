@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -74,3 +75,29 @@ def test_a_400_digit_size_is_refused_as_too_large_not_an_overflow_error(tmp_path
     code, out, err = run_cli(capsys, "train", "-o", tmp_path / "run", *TINY, flag, HUGE)
     assert_refused(code, out, err, "GiB of memory, more than the", "choose a smaller")
     assert not (tmp_path / "run").exists()
+
+
+# ---- standard streams: closed, full --------------------------------------------------------------------
+
+
+def test_training_with_stderr_closed_runs_to_the_end(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stderr", None)  # what Python has there when started with `2>&-`
+    code, out, _ = run_cli(capsys, "train", "-o", tmp_path / "run", *TINY)
+    assert code == 0  # the progress bar had nowhere to go: an AttributeError, and a step-0 model.npz
+    assert "wrote" in out
+    from ninjagrad.makemore.checkpoint import load_checkpoint
+
+    assert load_checkpoint(tmp_path / "run" / "model.npz").finished
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+@pytest.mark.parametrize("argv", [["kata", "list"], ["sample", "RUN", "-n", "3", "--seed", "0"]])
+def test_stdout_on_a_full_disk_is_exit_2_with_a_message(finished_run, argv):
+    argv = [str(finished_run) if a == "RUN" else a for a in argv]
+    with open("/dev/full", "wb") as full:
+        process = subprocess.run(
+            [sys.executable, "-m", "ninjagrad", *argv], stdout=full, stderr=subprocess.PIPE, text=True
+        )
+    assert process.returncode == 2, process.stderr
+    assert "Traceback" not in process.stderr and "Exception ignored" not in process.stderr
+    assert "cannot write the output: No space left on device" in process.stderr
