@@ -7,12 +7,14 @@ Bad input must be exit 2 with a short message and no traceback, and must leave e
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ninjagrad.cli import main
@@ -101,3 +103,37 @@ def test_stdout_on_a_full_disk_is_exit_2_with_a_message(finished_run, argv):
     assert process.returncode == 2, process.stderr
     assert "Traceback" not in process.stderr and "Exception ignored" not in process.stderr
     assert "cannot write the output: No space left on device" in process.stderr
+
+
+# ---- checkpoints -----------------------------------------------------------------------------------------
+
+
+def rewrite_meta(path: Path, change) -> None:
+    """Rewrite a real checkpoint with ``change(meta)`` applied to its JSON."""
+    with np.load(path) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    change(meta)
+    np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
+
+
+@pytest.mark.parametrize(
+    ("change", "shown"),
+    [
+        (lambda meta: meta["model_config"].update(n_hidden=8.0), "model n_hidden must be a positive integer"),
+        (lambda meta: meta["model_config"].update(bn_eps=-1), "model bn_eps must be positive, got -1"),
+        (lambda meta: meta.update(vocab=".." + meta["vocab"][2:]), "a vocabulary must start with '.'"),
+    ],
+)
+@pytest.mark.parametrize("command", ["sample", "resume"])
+def test_an_invalid_stored_config_is_blamed_on_the_checkpoint(run_copy, capsys, change, shown, command):
+    rewrite_meta(run_copy / "model.npz", change)
+    before = checksums(run_copy)
+    argv = ["sample", run_copy] if command == "sample" else ["train", "-o", run_copy, *TINY, "--resume"]
+    code, out, err = run_cli(capsys, *argv)
+    # it was "model n_hidden must be a positive integer, got 8.0; pass e.g. 1 or more": pass it where?
+    assert_refused(
+        code, out, err, f"{run_copy / 'model.npz'} is not a compatible ninjagrad checkpoint", shown
+    )
+    assert "train again" in err and "pass e.g." not in err and "the lecture uses" not in err
+    assert checksums(run_copy) == before
