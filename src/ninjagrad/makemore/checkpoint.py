@@ -102,7 +102,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
                 try:
                     model_config = ModelConfig(**meta["model_config"])
                     vocab = Vocabulary(meta["vocab"])
-                except (UserError, TypeError, ValueError) as error:  # their advice is for the caller's code
+                except UserError as error:  # its advice is for a caller who built the config
                     invalid = str(error).split("; ")[0]
                     raise _incompatible(
                         path, f"its model config or vocabulary is invalid ({invalid})"
