@@ -137,3 +137,40 @@ def test_an_invalid_stored_config_is_blamed_on_the_checkpoint(run_copy, capsys, 
     )
     assert "train again" in err and "pass e.g." not in err and "the lecture uses" not in err
     assert checksums(run_copy) == before
+
+
+# ---- data files ------------------------------------------------------------------------------------------
+
+ITEMS = "ann bob cy dee eve fay gus hal ivy jo kim lu".split()
+
+
+NOT_UTF8 = os.fsdecode(b"n\xe9.txt")  # Latin-1 "né.txt", as a USB stick may name it
+needs_linux = pytest.mark.skipif(sys.platform != "linux", reason="a file name that is not UTF-8 needs Linux")
+
+
+@needs_linux
+def test_a_data_file_whose_name_is_not_utf8_trains_and_plots(tmp_path):
+    from ninjagrad.makemore.data import load_dataset
+    from ninjagrad.makemore.train import TrainConfig, train
+
+    source = tmp_path / NOT_UTF8
+    source.write_text("\n".join(ITEMS) + "\n")
+    config = TrainConfig(steps=60, n_embd=3, n_hidden=8, save_every=20)
+    # matplotlib refused the plot's title with the name in it: a TypeError once the model was trained
+    train(config, load_dataset(source, config.block_size), tmp_path / "run")
+    assert (tmp_path / "run" / "loss.png").stat().st_size > 0
+
+
+@needs_linux
+def test_a_file_name_that_is_not_utf8_is_printed_with_an_escape(tmp_path):
+    source = tmp_path / NOT_UTF8
+    source.write_text("\n".join(ITEMS) + "\n")
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}  # strict, as in a UTF-8 locale such as en_US.UTF-8
+    process = subprocess.run(
+        [sys.executable, "-m", "ninjagrad", "train", "-i", str(source), "-o", str(tmp_path / "run"), *TINY],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert process.returncode == 0, process.stderr  # print() raised a UnicodeEncodeError
+    assert "data: " + str(tmp_path / "n\\udce9.txt") in process.stdout

@@ -165,11 +165,13 @@ def _escape_what_the_terminal_cannot_show() -> None:
     """Print characters the output's encoding lacks as escapes (\\xe9) instead of failing.
 
     With ``PYTHONIOENCODING=ascii`` (or a console in another code page) a sampled name such as "zoë" would
-    otherwise end the command with a UnicodeEncodeError.
+    otherwise end the command with a UnicodeEncodeError; so would, even in UTF-8, a file name that is not
+    UTF-8 (Python holds its byte b"\xe9" as the character "\udce9", which UTF-8 cannot encode).
     """
     for stream in (sys.stdout, sys.stderr):
         encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
-        if encoding != "utf8" and hasattr(stream, "reconfigure"):
+        strict = getattr(stream, "errors", None) == "strict"
+        if (encoding != "utf8" or strict) and hasattr(stream, "reconfigure"):
             with contextlib.suppress(AttributeError, ValueError, OSError):
                 stream.reconfigure(errors="backslashreplace")
 
