@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -174,3 +175,33 @@ def test_a_file_name_that_is_not_utf8_is_printed_with_an_escape(tmp_path):
     )
     assert process.returncode == 0, process.stderr  # print() raised a UnicodeEncodeError
     assert "data: " + str(tmp_path / "n\\udce9.txt") in process.stdout
+
+
+# ---- output files that are not regular files -------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_samples_written_to_a_named_pipe_reach_its_reader_and_the_pipe_stays(finished_run, tmp_path, capsys):
+    fifo = tmp_path / "samples.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader is there: opening to write cannot block
+    try:
+        code, out, err = run_cli(capsys, "sample", finished_run, "-n", "5", "--seed", "0", "-o", fifo)
+        assert code == 0, err
+        assert stat.S_ISFIFO(fifo.stat().st_mode)  # os.replace had put a regular file in its place
+        received = os.read(reader, 1 << 16).decode()
+    finally:
+        os.close(reader)
+    assert len(received.splitlines()) == 5
+    assert [p.name for p in tmp_path.iterdir()] == ["samples.fifo"]
+
+
+def test_a_symbolic_link_as_output_stays_a_link_to_the_new_samples(finished_run, tmp_path, capsys):
+    target = tmp_path / "kept" / "samples.txt"
+    target.parent.mkdir()
+    target.write_text("old\n")
+    link = tmp_path / "latest.txt"
+    link.symlink_to(target)
+    code, _, err = run_cli(capsys, "sample", finished_run, "-n", "4", "--seed", "0", "-o", link)
+    assert code == 0, err
+    assert link.is_symlink() and len(target.read_text().splitlines()) == 4
