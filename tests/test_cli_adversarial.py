@@ -205,3 +205,12 @@ def test_a_symbolic_link_as_output_stays_a_link_to_the_new_samples(finished_run,
     code, _, err = run_cli(capsys, "sample", finished_run, "-n", "4", "--seed", "0", "-o", link)
     assert code == 0, err
     assert link.is_symlink() and len(target.read_text().splitlines()) == 4
+
+
+# ---- kata workbooks --------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_kata_check_of_a_device_is_refused_instead_of_reading_forever(capsys):
+    code, out, err = run_cli(capsys, "kata", "check", "/dev/zero", "--timeout", "2")
+    assert_refused(code, out, err, "/dev/zero is not a regular file", "workbook's file")
