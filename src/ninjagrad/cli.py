@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import os
 import signal
@@ -64,6 +65,7 @@ def version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _give_closed_streams_a_sink()
     _escape_what_the_terminal_cannot_show()
     with _noting_ctrl_c() as ctrl_c:
         return _main(argv, ctrl_c)
@@ -79,22 +81,58 @@ def _main(argv: list[str] | None, ctrl_c: _CtrlC) -> int:
             parser.print_help(sys.stderr)
             return 2
         command = f"ninjagrad {args.command}"
-        return int(args.run(args) or 0)
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()  # a write that fails (a full disk) fails here, not in the flush at exit
+        return code
     except UserError as error:
-        print(f"{command}: error: {error}", file=sys.stderr)
+        _say(f"{command}: error: {error}")
         return 2
     except KeyboardInterrupt:  # Ctrl-C at any moment, start-up included: no traceback
-        print(f"{command}: interrupted", file=sys.stderr)
+        _say(f"{command}: interrupted")
         return 130
     except BrokenPipeError:  # `ninjagrad check --json | head`: the reader left; stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        _silence_stdout()  # no second error at exit
         return 141
+    except OSError as error:
+        # What library code writes is a UserError already (ninjagrad.files); an error with no file name
+        # is a print() to stdout or stderr that the disk (`> /dev/full`, a full disk) or device refused.
+        if error.filename is not None or error.errno not in OUTPUT_ERRNOS:
+            raise
+        _silence_stdout()
+        _say(f"{command}: error: cannot write the output: {error.strerror}; write it somewhere else")
+        return 2
     except Exception:
         if not ctrl_c.pressed:
             raise
         # Ctrl-C inside an extension module's import (NumPy's, say) comes back as that module's ImportError
-        print(f"{command}: interrupted", file=sys.stderr)
+        _say(f"{command}: interrupted")
         return 130
+
+
+# A stream's write failed for good: full (ENOSPC, EDQUOT), too large (EFBIG), the device failed (EIO).
+OUTPUT_ERRNOS = frozenset(
+    getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO") if hasattr(errno, name)
+)
+
+
+def _say(message: str) -> None:
+    """A message on stderr; one that cannot be written (stderr full or closed) is dropped, not a traceback."""
+    with contextlib.suppress(OSError, ValueError):
+        print(message, file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    """Send what stdout still holds to /dev/null, so the flush at exit cannot fail a second time."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # capsys's stream has no file descriptor
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _give_closed_streams_a_sink() -> None:
+    """Started with stdout or stderr closed (`2>&-`), Python has None there; the progress bar and print
+    would then fail (or silently do nothing) mid-run, so both go to /dev/null instead."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 (for the process)
 
 
 class _CtrlC:
@@ -127,11 +165,13 @@ def _escape_what_the_terminal_cannot_show() -> None:
     """Print characters the output's encoding lacks as escapes (\\xe9) instead of failing.
 
     With ``PYTHONIOENCODING=ascii`` (or a console in another code page) a sampled name such as "zoë" would
-    otherwise end the command with a UnicodeEncodeError.
+    otherwise end the command with a UnicodeEncodeError; so would, even in UTF-8, a file name that is not
+    UTF-8 (Python holds its byte b"\xe9" as the character "\udce9", which UTF-8 cannot encode).
     """
     for stream in (sys.stdout, sys.stderr):
         encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
-        if encoding != "utf8" and hasattr(stream, "reconfigure"):
+        strict = getattr(stream, "errors", None) == "strict"
+        if (encoding != "utf8" or strict) and hasattr(stream, "reconfigure"):
             with contextlib.suppress(AttributeError, ValueError, OSError):
                 stream.reconfigure(errors="backslashreplace")
 

@@ -8,6 +8,10 @@ and Windows); on POSIX the directory is synced too, so the rename itself survive
 
 A process killed mid-write (``kill -9``) leaves its temporary file behind; the next write to the same target
 removes the temporaries of writers that are no longer running.
+
+A named pipe or a device (``-o /dev/stdout``) is written to directly: it holds no previous version, and
+replacing it would put a regular file in its place (as root, even at /dev/null). A symbolic link stays, and
+the file it points to is replaced.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import contextlib
 import errno
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -41,6 +46,15 @@ def open_atomically(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     For output too large to hold in memory at once; an exception inside the block leaves ``path`` as it was.
     """
     path = Path(path)
+    if _is_stream(path):  # see the module docstring
+        try:
+            with open(path, "wb") as file:
+                yield file
+        except OSError as error:
+            raise UserError(f"cannot write {path}: {error.strerror or error}") from None
+        return
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     # A fresh name per write ("x" mode refuses to reuse one); unlike mkstemp's 0600 it honours the umask.
     temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
@@ -106,6 +120,10 @@ def check_writable(path: str | os.PathLike[str]) -> None:
     path = Path(path)
     if path.is_dir():
         raise UserError(f"cannot write {path}: it is a directory; name a file")
+    if _is_stream(path):
+        if not os.access(path, os.W_OK):
+            raise UserError(f"cannot write {path}: {os.strerror(errno.EACCES)}")
+        return
     existing = next(p for p in (path.parent, *path.parent.parents) if p.exists())
     if not existing.is_dir():
         raise UserError(f"cannot write {path}: {_reason(path, OSError())}")
@@ -114,6 +132,15 @@ def check_writable(path: str | os.PathLike[str]) -> None:
         if _read_only_file_system(existing):
             error = OSError(errno.EROFS, os.strerror(errno.EROFS))
         raise UserError(f"cannot write {path}: {_reason(path, error)} ({existing})")
+
+
+def _is_stream(path: Path) -> bool:
+    """A named pipe, a device (/dev/stdout, /dev/null) or a socket: written to, never replaced."""
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _read_only_file_system(directory: Path) -> bool:

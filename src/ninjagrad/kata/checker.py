@@ -9,9 +9,11 @@ and judges every gradient on its own; ``check_solution`` judges the exercise's o
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -869,6 +871,9 @@ def _assignment_line(workbook: Workbook, name: str) -> int | None:
 
 
 def _read(path: Path) -> str:
+    with contextlib.suppress(OSError):  # a missing file is said below
+        if not stat.S_ISREG(path.stat().st_mode) and not path.is_dir():  # /dev/zero never ends, a FIFO waits
+            raise UserError(f"{path} is not a regular file (a device or a pipe); give the workbook's file")
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:

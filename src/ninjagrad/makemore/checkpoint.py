@@ -99,8 +99,14 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             headers = {m.removesuffix(".npy"): _entry_header(npz, m) for m in members}
             meta = _read_meta(path, npz, headers)
             try:
-                model_config = ModelConfig(**meta["model_config"])
-                vocab = Vocabulary(meta["vocab"])
+                try:
+                    model_config = ModelConfig(**meta["model_config"])
+                    vocab = Vocabulary(meta["vocab"])
+                except UserError as error:  # its advice is for a caller who built the config
+                    invalid = str(error).split("; ")[0]
+                    raise _incompatible(
+                        path, f"its model config or vocabulary is invalid ({invalid})"
+                    ) from None
                 step = meta["step"]
                 if isinstance(step, bool) or not isinstance(step, int) or step < 0:
                     raise ValueError(f"'step' {step!r} is not a count of steps")

@@ -328,9 +328,11 @@ def check_memory(needed: int, what: str, fix: str) -> None:
     """
     physical = physical_memory()
     if physical is not None and needed > physical:
+        # a flag of 400 digits makes `needed` an int too large for a float: say "over" a still-huge amount
+        amount = f"about {needed / 2**30:,.1f}" if needed < 2**80 else f"over {2**50:,}"
         raise UserError(
-            f"{what} needs about {needed / 2**30:,.1f} GiB of memory, more than the "
-            f"{physical / 2**30:,.1f} GiB this machine has; {fix}"
+            f"{what} needs {amount} GiB of memory, more than the {physical / 2**30:,.1f} GiB this machine "
+            f"has; {fix}"
         )
 
 

@@ -331,11 +331,12 @@ def _plot(path: Path, result: TrainResult, data: Dataset) -> None:
     from ninjagrad.viz.loss import plot_loss  # matplotlib only now: the loop's memory stays small
 
     config = result.config
+    name = os.fsencode(data.path.name).decode("utf-8", "replace")  # matplotlib cannot draw b"\xe9" as text
     plot_loss(
         result.loss_history,
         path,
         lr_drop_step=config.steps // 2,
-        title=f"makemore MLP on {data.path.name}, {config.steps:,} steps of batch {config.batch_size}: "
+        title=f"makemore MLP on {name}, {config.steps:,} steps of batch {config.batch_size}: "
         f"train {result.losses['train']:.4f}, val {result.losses['val']:.4f}",
     )
 
