@@ -214,3 +214,21 @@ def test_a_symbolic_link_as_output_stays_a_link_to_the_new_samples(finished_run,
 def test_kata_check_of_a_device_is_refused_instead_of_reading_forever(capsys):
     code, out, err = run_cli(capsys, "kata", "check", "/dev/zero", "--timeout", "2")
     assert_refused(code, out, err, "/dev/zero is not a regular file", "workbook's file")
+
+
+def test_samples_are_never_written_over_a_model(run_copy, tmp_path, capsys):
+    before = checksums(run_copy)
+    other = tmp_path / "other.npz"
+    shutil.copy(run_copy / "model.npz", other)
+    for model, output, what in (
+        (run_copy, run_copy / "model.npz", "the model being sampled"),  # RUN -o RUN/model.npz
+        (run_copy / "model.npz", run_copy / "model.npz", "the model being sampled"),
+        (run_copy, other, "a model (a .npz archive)"),
+    ):
+        code, out, err = run_cli(capsys, "sample", model, "-o", output, "-n", 3)
+        assert_refused(code, out, err, f"-o {output} is {what}", "-o samples.txt")
+    assert checksums(run_copy) == before and other.read_bytes() == (run_copy / "model.npz").read_bytes()
+    text = tmp_path / "samples.txt"
+    text.write_text("old samples\n")  # an earlier text output is replaced, as before
+    code, _, _ = run_cli(capsys, "sample", run_copy, "-o", text, "-n", 3)
+    assert code == 0 and len(text.read_text().splitlines()) == 3

@@ -8,6 +8,7 @@ Reads RUN/model.npz, where RUN is the directory `ninjagrad train -o RUN` wrote (
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from ninjagrad.commands.train import integer_at_least
@@ -63,7 +64,10 @@ def run(args: argparse.Namespace) -> int:
             f"-o names the file to write the samples to, and {args.output} is a directory; to sample from "
             f"the model in it, name it first: `ninjagrad sample {args.output}`"
         )
-    checkpoint = load_checkpoint(args.model if args.model.is_file() else checkpoint_path(args.model))
+    model_file = args.model if args.model.is_file() else checkpoint_path(args.model)
+    if args.output is not None:
+        _refuse_to_overwrite_a_model(args.output, model_file)
+    checkpoint = load_checkpoint(model_file)
     rng = np.random.default_rng(args.seed)
     batches = (
         sample_checkpoint(checkpoint, min(SAMPLES_PER_CALL, args.num - start), rng)
@@ -80,3 +84,19 @@ def run(args: argparse.Namespace) -> int:
             file.write("".join(f"{item}\n" for item in batch).encode("utf-8"))
     print(f"wrote {args.num:,} samples to {args.output}")
     return 0
+
+
+def _refuse_to_overwrite_a_model(output: Path, model_file: Path) -> None:
+    """``-o`` onto the checkpoint being sampled, or onto any other model (a .npz is a zip archive), would
+    replace a trained model with a list of names."""
+    import zipfile
+
+    if not output.is_file():
+        return
+    same = model_file.exists() and os.path.samefile(output, model_file)
+    if same or zipfile.is_zipfile(output):
+        what = "the model being sampled" if same else "a model (a .npz archive)"
+        raise UserError(
+            f"-o {output} is {what}; writing the samples there would destroy it. Name a text file, "
+            f"e.g. -o samples.txt"
+        )
