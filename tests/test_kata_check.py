@@ -542,3 +542,17 @@ def test_a_warmed_checker_runs_even_its_first_check_in_the_spare(tmp_path):
     finally:
         checker.close()
     assert result.status == "pass" and checker._spare is None
+
+
+def test_a_workbook_saved_with_a_byte_order_mark_is_read_as_python_reads_it(tmp_path):
+    # Windows Notepad saves UTF-8 with a BOM; `python FILE` ignores it, and so must the checker
+    path = tmp_path / "bom.py"
+    path.write_bytes(b"\xef\xbb\xbf" + solved("atomic").encode("utf-8"))
+    result = check(path)
+    assert result.broken is None and result.status == "pass"
+    plain = planted(tmp_path, "atomic", "dbnraw = dhpreact * bngain", "dbnraw = dhpreact")
+    marked = tmp_path / "marked.py"
+    marked.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    mine, theirs = check(marked).first_wrong, check(plain).first_wrong
+    assert mine.gradient.name == theirs.gradient.name == "bnraw"
+    assert mine.lines == theirs.lines and mine.diagnosis == theirs.diagnosis  # the same line numbers too

@@ -875,7 +875,7 @@ def _read(path: Path) -> str:
         if not stat.S_ISREG(path.stat().st_mode) and not path.is_dir():  # /dev/zero never ends, a FIFO waits
             raise UserError(f"{path} is not a regular file (a device or a pipe); give the workbook's file")
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise UserError(
             f"{path} does not exist; write a workbook with `ninjagrad kata new NAME -o {path}`"

@@ -154,7 +154,7 @@ def solution_lines(exercise: Exercise, name: str) -> list[str]:
 def _check_solution_name(path: Path, name: str) -> None:
     """An unknown gradient name is the user's error: say so before running anything."""
     try:
-        exercise = get_exercise(read_kata_name(path.read_text(encoding="utf-8"), str(path)))
+        exercise = get_exercise(read_kata_name(path.read_text(encoding="utf-8-sig"), str(path)))
     except (OSError, UnicodeDecodeError, WorkbookError, UserError):
         return  # the check itself explains what is wrong with the file
     exercise.gradient(name)

@@ -47,7 +47,7 @@ def run(request: Request) -> tuple[Report, dict[str, np.ndarray]]:
     """Run the workbook once per data set; the report and the arrays it names."""
     exercise = get_exercise(request.exercise)
     path = request.workbook
-    workbook = parse_workbook(Path(path).read_text(encoding="utf-8"), path, exercise)
+    workbook = parse_workbook(Path(path).read_text(encoding="utf-8-sig"), path, exercise)
     with np.load(request.arrays, allow_pickle=False) as stored:
         reference = {key: stored[key] for key in stored.files}
     sys.path.insert(0, str(Path(path).resolve().parent))  # the learner's own modules, as with `python FILE`
