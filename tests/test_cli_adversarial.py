@@ -6,7 +6,6 @@ Bad input must be exit 2 with a short message and no traceback, and must leave e
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -19,35 +18,9 @@ import numpy as np
 import pytest
 
 from ninjagrad.cli import main
+from test_cli_robust import TINY, assert_refused, checksums, run_cli  # the CLI suite's helpers
 
-TINY = ["--steps", "60", "--embd", "3", "--hidden", "8", "--save-every", "20"]
 HUGE = "9" * 400  # an integer argparse accepts and no float can hold
-
-
-def run_cli(capsys, *argv):
-    """(exit code, stdout, stderr) of the CLI run in this process."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit_:  # argparse's own usage errors
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_refused(code, out, err, *phrases):
-    assert code == 2, (code, err)
-    assert "Traceback" not in out + err
-    assert err.count("\n") <= 3 and len(err) < 1200, err  # a message, not a dump
-    for phrase in phrases:
-        assert phrase in err, (phrase, err)
-
-
-def checksums(directory: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture(scope="module")
