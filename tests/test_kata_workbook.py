@@ -144,6 +144,16 @@ def test_a_syntax_error_points_at_its_line():
     assert error.value.kind == "syntax" and error.value.line == 3
 
 
+@pytest.mark.parametrize("line", ["dbnraw = (yield)", "return dhpreact * bngain", "await dhpreact"])
+def test_what_only_the_compiler_refuses_is_a_syntax_error_at_its_line(line):
+    text = render_workbook(get_exercise("atomic"), solved=True)
+    number = text.splitlines().index("dbnraw = dhpreact * bngain") + 1
+    with pytest.raises(WorkbookError) as error:
+        parse_workbook(text.replace("dbnraw = dhpreact * bngain", line), "w.py", ATOMIC)
+    assert error.value.kind == "syntax" and error.value.line == number
+    assert "outside function" in error.value.message and error.value.text == line
+
+
 def test_a_file_without_a_kata_line_is_not_a_workbook():
     with pytest.raises(WorkbookError) as error:
         read_kata_name("x = 1\n", "w.py")

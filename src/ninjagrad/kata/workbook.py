@@ -127,11 +127,14 @@ def parse_workbook(source: str, path: str, exercise: Exercise) -> Workbook:
 
 def _parse(source: str, path: str) -> ast.Module:
     try:
-        return ast.parse(source, filename=path)
+        tree = ast.parse(source, filename=path)
+        compile(tree, path, "exec")  # what only the compiler refuses: `return` or `yield` outside a function
+        return tree
     except SyntaxError as error:
         line = error.lineno
-        text = (error.text or "").rstrip("\n")
-        raise WorkbookError("syntax", f"SyntaxError: {error.msg}", line, text) from None
+        lines = source.splitlines()
+        shown = error.text or (lines[line - 1] if line and 0 < line <= len(lines) else "")
+        raise WorkbookError("syntax", f"SyntaxError: {error.msg}", line, shown.rstrip("\n")) from None
 
 
 def _assigned(node: ast.stmt, wanted: dict[str, str]) -> tuple[str, ...]:
