@@ -54,7 +54,12 @@ def test_moons_writes_the_decision_boundary(tmp_path, capsys):
 
 def test_moons_bad_arguments_are_exit_2(tmp_path, capsys):
     assert main(["moons", "-o", str(tmp_path), "--steps", "0"]) == 2
-    assert "--steps must be at least 1, got 0" in capsys.readouterr().err
+    assert "--steps must be from 1 to 1,000,000 (a step takes tens of milliseconds), got 0" in (
+        capsys.readouterr().err
+    )
+    assert main(["moons", "-o", str(tmp_path), "--steps", "9" * 400]) == 2  # was an OverflowError in tqdm
+    err = capsys.readouterr().err
+    assert "got a 400-digit number" in err and "Traceback" not in err and len(err) < 200
     a_file = tmp_path / "file.txt"
     a_file.write_text("not a directory")
     assert main(["moons", "-o", str(a_file)]) == 2

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ninjagrad.errors import UserError
 
+MAX_STEPS = 1_000_000  # about eight hours of the scalar engine: more is a typo
 HELP = "train the micrograd moons demo (scalar autograd) and plot its decision boundary"
 
 
@@ -29,8 +30,11 @@ def run(args: argparse.Namespace) -> int:
     from ninjagrad.scalar.moons import MoonsConfig, numpy_scores, train_moons
     from ninjagrad.viz.boundary import plot_decision_boundary
 
-    if args.steps < 1:
-        raise UserError(f"--steps must be at least 1, got {args.steps}")
+    if not 1 <= args.steps <= MAX_STEPS:
+        shown = f"{args.steps:,}" if abs(args.steps) < 10**15 else f"a {len(str(args.steps))}-digit number"
+        raise UserError(
+            f"--steps must be from 1 to {MAX_STEPS:,} (a step takes tens of milliseconds), got {shown}"
+        )
     if args.seed < 0:
         raise UserError(
             f"--seed must be 0 or more (NumPy's generators refuse negative seeds), got {args.seed}"
