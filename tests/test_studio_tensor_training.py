@@ -158,6 +158,7 @@ def test_only_allowed_files_are_read(tmp_path, workbooks):
     "args, message",
     [
         (["--kata", "missing.py"], "--kata missing.py: no such file"),
+        (["--kata", "."], "--kata . is a directory; name a workbook file in it"),
         (["-i", "missing.txt"], "no such file"),
     ],
 )

@@ -99,6 +99,11 @@ class AllowedFiles:
         allowed = cls(Path(root or os.getcwd()).resolve())
         for path in named:
             resolved = Path(path).resolve()
+            if resolved.is_dir():
+                raise UserError(
+                    f"--kata {path} is a directory; name a workbook file in it (the page lists the "
+                    f"workbooks of the directory the studio starts in)"
+                )
             if not resolved.is_file():
                 raise UserError(f"--kata {path}: no such file; start one with `ninjagrad kata new atomic`")
             allowed.named.add(resolved)
