@@ -6,7 +6,9 @@ once: in the header of the run and as a single line of the skip summary (every s
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 
 import pytest
 
@@ -66,3 +68,27 @@ def open_page(browser):
     for context, errors in opened:
         context.close()
         assert not errors, errors
+
+
+# The command-line tests' finished tiny run (cli_helpers.py has the rest of what they share).
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished tiny run (model.npz, metrics.json, loss.png); copy it (run_copy) before changing it."""
+    from cli_helpers import TINY
+    from ninjagrad.cli import main
+
+    directory = tmp_path_factory.mktemp("finished") / "run"
+    with open(os.devnull, "w") as sink:
+        stdout, sys.stdout = sys.stdout, sink
+        try:
+            assert main(["train", "-o", str(directory), *TINY]) == 0
+        finally:
+            sys.stdout = stdout
+    return directory
+
+
+@pytest.fixture
+def run_copy(finished_run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(finished_run, copy)
+    return copy

@@ -17,30 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ninjagrad.cli import main
-from test_cli_robust import TINY, assert_refused, checksums, run_cli  # the CLI suite's helpers
+from cli_helpers import TINY, assert_refused, checksums, run_cli
 
 HUGE = "9" * 400  # an integer argparse accepts and no float can hold
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    """A finished tiny run; copy it (run_copy) before changing anything."""
-    directory = tmp_path_factory.mktemp("finished") / "run"
-    with open(os.devnull, "w") as sink:
-        stdout, sys.stdout = sys.stdout, sink
-        try:
-            assert main(["train", "-o", str(directory), *TINY]) == 0
-        finally:
-            sys.stdout = stdout
-    return directory
-
-
-@pytest.fixture
-def run_copy(finished_run, tmp_path):
-    copy = tmp_path / "run"
-    shutil.copytree(finished_run, copy)
-    return copy
 
 
 # ---- numbers ---------------------------------------------------------------------------------------------

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import builtins
 import errno
-import hashlib
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,61 +23,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from cli_helpers import TINY, assert_refused, checksums, run_cli
 from ninjagrad import cli
-from ninjagrad.cli import main
 from ninjagrad.makemore import data as data_module
 from ninjagrad.makemore.checkpoint import load_checkpoint
 from ninjagrad.makemore.train import RUN_FILES, STAGING
 
-TINY = ["--steps", "60", "--embd", "3", "--hidden", "8", "--save-every", "20"]
 ITEMS = "ann bob cy dee eve fay gus hal ivy jo kim lu".split()
-
-
-def run_cli(capsys, *argv):
-    """(exit code, stdout, stderr) of the CLI run in this process."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit_:  # argparse's own usage errors
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def checksums(directory: Path) -> dict[str, str]:
-    """sha256 of every file under ``directory``, by relative path."""
-    return {
-        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
-    }
-
-
-def assert_refused(code, out, err, *phrases):
-    assert code == 2, (code, err)
-    assert "Traceback" not in out + err
-    assert err.count("\n") <= 3 and len(err) < 1200, err  # a message, not a dump
-    for phrase in phrases:
-        assert phrase in err, (phrase, err)
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    """A finished tiny run (model.npz, metrics.json, loss.png); copy it before changing anything."""
-    directory = tmp_path_factory.mktemp("finished") / "run"
-    with open(os.devnull, "w") as sink:
-        stdout, sys.stdout = sys.stdout, sink
-        try:
-            assert main(["train", "-o", str(directory), *TINY]) == 0
-        finally:
-            sys.stdout = stdout
-    return directory
-
-
-@pytest.fixture
-def run_copy(finished_run, tmp_path):
-    copy = tmp_path / "run"
-    shutil.copytree(finished_run, copy)
-    return copy
 
 
 # ---- a read-only output directory -----------------------------------------------------------------------

@@ -44,7 +44,14 @@ from ninjagrad.kata.exercises import Exercise, Gradient, get_exercise
 from ninjagrad.kata.record import Captured, DatasetRequest, LearnerError, PassRecord, Report, Request
 from ninjagrad.kata.runner import NAMESPACE_NAME
 from ninjagrad.kata.traced import AutogradBackend, autograd_gradients
-from ninjagrad.kata.workbook import Statement, Workbook, WorkbookError, parse_workbook, read_kata_name
+from ninjagrad.kata.workbook import (
+    Statement,
+    Workbook,
+    WorkbookError,
+    parse_workbook,
+    read_kata_name,
+    read_source,
+)
 
 DEFAULT_TIMEOUT = 10.0  # seconds for the learner's whole file: its lines take milliseconds, a loop never ends
 MAX_TIMEOUT = 3600.0  # an hour: far beyond any workbook, and within what the runner's alarm can count
@@ -330,7 +337,7 @@ class Checker:
         """As :func:`check_workbook`, with the kept references and the spare process."""
         with self._lock:
             spare, self._spare = self._spare, None
-            if spare is not None and spare.process.poll() is not None:  # it died while waiting
+            if spare is not None and not spare.running:  # it died while waiting
                 spare = None
             try:
                 return _check(path, timeout, self._references_of, spare)
@@ -341,7 +348,7 @@ class Checker:
         """Start a spare process now, so that even the first check finds one (the studio calls this when it
         lists workbooks to pick from). Does nothing while one waits."""
         with self._lock:
-            if self._spare is None or self._spare.process.poll() is not None:
+            if self._spare is None or not self._spare.running:
                 self._spare = _start_runner()
 
     def close(self) -> None:
@@ -785,6 +792,11 @@ class _Process:
         for reader in self.readers:
             reader.start()
 
+    @property
+    def running(self) -> bool:
+        """Still running (a spare: still waiting for its request)."""
+        return self.process.poll() is None
+
     def finish(self, request: str, timeout: float) -> tuple[int | None, str, str]:
         """Send the request; the exit code (None if killed at ``timeout``), stdout and stderr."""
         try:
@@ -805,7 +817,7 @@ class _Process:
 
     def stop(self) -> None:
         """On a time-out, and on Ctrl-C: the learner's process must not outlive the check."""
-        if self.process.poll() is None:
+        if self.running:
             self.process.kill()
             self.process.wait()
 
@@ -875,7 +887,7 @@ def _read(path: Path) -> str:
         if not stat.S_ISREG(path.stat().st_mode) and not path.is_dir():  # /dev/zero never ends, a FIFO waits
             raise UserError(f"{path} is not a regular file (a device or a pipe); give the workbook's file")
     try:
-        return path.read_text(encoding="utf-8-sig")
+        return read_source(path)
     except FileNotFoundError:
         raise UserError(
             f"{path} does not exist; write a workbook with `ninjagrad kata new NAME -o {path}`"

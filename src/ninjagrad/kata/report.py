@@ -15,7 +15,7 @@ from ninjagrad.check import format_row, format_table
 from ninjagrad.errors import UserError
 from ninjagrad.kata.checker import DEFAULT_TIMEOUT, Broken, KataResult, RowResult, check
 from ninjagrad.kata.exercises import Exercise, get_exercise
-from ninjagrad.kata.workbook import WorkbookError, parse_workbook, read_kata_name
+from ninjagrad.kata.workbook import WorkbookError, parse_workbook, read_kata_name, read_source
 
 MAX_OUTPUT_LINES = 40  # of what the learner's file printed, shown above the report
 MAX_OUTPUT_WIDTH = 200  # characters of each of those lines
@@ -154,7 +154,7 @@ def solution_lines(exercise: Exercise, name: str) -> list[str]:
 def _check_solution_name(path: Path, name: str) -> None:
     """An unknown gradient name is the user's error: say so before running anything."""
     try:
-        exercise = get_exercise(read_kata_name(path.read_text(encoding="utf-8-sig"), str(path)))
+        exercise = get_exercise(read_kata_name(read_source(path), str(path)))
     except (OSError, UnicodeDecodeError, WorkbookError, UserError):
         return  # the check itself explains what is wrong with the file
     exercise.gradient(name)

@@ -22,7 +22,7 @@ import numpy as np
 from ninjagrad.kata.exercise import stored_names
 from ninjagrad.kata.exercises import Exercise, get_exercise
 from ninjagrad.kata.record import Captured, DatasetRequest, LearnerError, PassRecord, Report, Request
-from ninjagrad.kata.workbook import Statement, Workbook, parse_workbook
+from ninjagrad.kata.workbook import Statement, Workbook, parse_workbook, read_source
 
 NAMESPACE_NAME = "__kata__"  # the workbook's __name__ here: its `if __name__ == "__main__":` check is skipped
 
@@ -47,7 +47,7 @@ def run(request: Request) -> tuple[Report, dict[str, np.ndarray]]:
     """Run the workbook once per data set; the report and the arrays it names."""
     exercise = get_exercise(request.exercise)
     path = request.workbook
-    workbook = parse_workbook(Path(path).read_text(encoding="utf-8-sig"), path, exercise)
+    workbook = parse_workbook(read_source(path), path, exercise)
     with np.load(request.arrays, allow_pickle=False) as stored:
         reference = {key: stored[key] for key in stored.files}
     sys.path.insert(0, str(Path(path).resolve().parent))  # the learner's own modules, as with `python FILE`

@@ -125,6 +125,11 @@ def parse_workbook(source: str, path: str, exercise: Exercise) -> Workbook:
     return workbook
 
 
+def read_source(path: str | Path) -> str:
+    """A workbook's text. A byte-order mark (Windows Notepad writes one) is skipped, as Python does."""
+    return Path(path).read_text(encoding="utf-8-sig")
+
+
 def _parse(source: str, path: str) -> ast.Module:
     try:
         tree = ast.parse(source, filename=path)
